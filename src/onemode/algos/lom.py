@@ -1,0 +1,286 @@
+"""LOM: Weighted Imitation Learning on One Mode (Wang, Jin and Montana, 2024).
+
+Equation numbers refer to the paper (shared/paper/lom-paper.md).
+
+Phase 1, "behaviour": fit the MDN pi_rho by maximum likelihood (Eq. 14-15).
+Phase 2, "main", every step (Algorithm 1):
+  Q_psi   <- SARSA TD on dataset transitions, Polyak target          (Eq. 16)
+  Q_phi   <- E_{a ~ phi_u(.|s)} Q_psi(s, a) for every mode u         (Eq. 17)
+  u*      =  argmax_u Q_phi(s, u);  a_hat ~ phi_u*(.|s)              (Eq. 7)
+  pi_theta <- -exp_clip(A / beta) log pi_theta(a_hat | s),
+              A = Q_psi(s, a_hat) - Q_psi(s, mu_u*(s))               (Eq. 18)
+
+The authors' public code differs in several places; each difference is an
+option of `Config`, off by default, so both variants run and compare.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from functools import partial
+from typing import NamedTuple
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import optax
+from flax.training.train_state import TrainState
+
+from onemode.algos.base import Phase
+from onemode.algos.config import AlgoConfig, check
+from onemode.nets import (GaussianPolicy, MixtureDensityNet, MLP, QEnsemble, Mixture,
+                          gaussian_log_prob, mixture_log_prob, sample_gaussian)
+
+
+@dataclasses.dataclass(frozen=True)
+class Config(AlgoConfig):
+    """LOM hyper-parameters; defaults from the paper's Table 3.
+
+    Variants of the authors' public code (github.com/MianchuWang/LOM), each
+    switchable alone: `hyper_q_samples=1` (one-sample hyper-Q targets),
+    `hyper_q_input="one_hot"` (Q_phi(s, onehot(u)) -> scalar),
+    `advantage_baseline="policy"` (A = Q(s, a_hat) - Q(s, pi_theta(s))),
+    `policy_loss="weighted_mse"`, `target_noise=0.2` (TD3 target smoothing),
+    `n_critics=2` (a Q ensemble, minimum taken), `imitation_noise=0.2`.
+    """
+
+    n_components: int = 10            # M
+    hidden: tuple[int, ...] = (512, 512)
+    batch_size: int = 256
+    discount: float = 0.99
+    beta: float = 5.0                 # advantage temperature, Eq. 18
+    weight_clip: float = 50.0         # C, Eq. 18
+    polyak: float = 0.995             # rho
+    target_update_every: int = 2      # update_delay
+    mdn_steps: int = 20_000           # I_M: the behaviour model's training, then frozen
+    mdn_lr: float = 1e-3
+    critic_lr: float = 3e-4
+    hyper_q_lr: float = 3e-4
+    actor_lr: float = 3e-4
+    hyper_q_samples: int = 10         # Monte-Carlo samples per mode, Eq. 17
+    hyper_q_input: str = "per_mode_outputs"   # or "one_hot"
+    advantage_baseline: str = "mode_mean"     # or "policy"
+    policy_loss: str = "log_likelihood"       # or "weighted_mse"
+    target_noise: float = 0.0
+    target_noise_clip: float = 0.5
+    n_critics: int = 1
+    imitation_noise: float = 0.0
+
+    def validate(self):
+        check(self.n_components >= 1, f"n_components (M) must be >= 1, got {self.n_components}")
+        check(self.beta > 0, f"beta must be > 0, got {self.beta}")
+        check(self.weight_clip > 0, f"weight_clip (C) must be > 0, got {self.weight_clip}")
+        check(0 <= self.discount < 1, f"discount must be in [0, 1), got {self.discount}")
+        check(0 <= self.polyak < 1, f"polyak (rho) must be in [0, 1), got {self.polyak}")
+        check(self.target_update_every >= 1, "target_update_every must be >= 1")
+        check(self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}")
+        check(self.mdn_steps >= 0, f"mdn_steps must be >= 0, got {self.mdn_steps}")
+        check(self.hyper_q_samples >= 1, "hyper_q_samples must be >= 1")
+        check(self.n_critics >= 1, f"n_critics must be >= 1, got {self.n_critics}")
+        check(len(self.hidden) >= 1 and min(self.hidden) >= 1, "hidden needs positive widths")
+        check(min(self.mdn_lr, self.critic_lr, self.hyper_q_lr, self.actor_lr) > 0,
+              "learning rates must be > 0")
+        check(self.target_noise >= 0 and self.imitation_noise >= 0, "noise scales must be >= 0")
+        for name, allowed in (("hyper_q_input", ("per_mode_outputs", "one_hot")),
+                              ("advantage_baseline", ("mode_mean", "policy")),
+                              ("policy_loss", ("log_likelihood", "weighted_mse"))):
+            check(getattr(self, name) in allowed,
+                  f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
+
+
+class State(NamedTuple):
+    mdn: TrainState        # pi_rho, frozen after the behaviour phase
+    critic: TrainState     # Q_psi (an ensemble of n_critics)
+    critic_target: dict    # Q_psi^-
+    hyper_q: TrainState    # Q_phi
+    actor: TrainState      # pi_theta
+    step: jax.Array        # main-phase updates done
+
+
+# ------------------------------------------------------------------ networks
+class HyperQ(nn.Module):
+    """Q_phi(s, .): one output per mode, or (one_hot) Q_phi(s, onehot(u)) per mode."""
+
+    hidden: tuple[int, ...]
+    n_modes: int
+    one_hot: bool = False
+
+    @nn.compact
+    def __call__(self, observations):
+        if not self.one_hot:
+            return MLP(self.hidden, self.n_modes)(observations)
+        m, batch_shape = self.n_modes, observations.shape[:-1]
+        modes = jnp.broadcast_to(jnp.eye(m), batch_shape + (m, m))
+        states = jnp.broadcast_to(observations[..., None, :], batch_shape + (m, observations.shape[-1]))
+        return MLP(self.hidden, 1)(jnp.concatenate([states, modes], -1))[..., 0]
+
+
+def _networks(act_dim: int, config: Config):
+    return dict(
+        mdn=MixtureDensityNet(config.hidden, act_dim, config.n_components),
+        critic=QEnsemble(config.hidden, config.n_critics),
+        hyper_q=HyperQ(config.hidden, config.n_components,
+                       one_hot=config.hyper_q_input == "one_hot"),
+        actor=GaussianPolicy(config.hidden, act_dim),
+    )
+
+
+def init(key, obs_dim: int, act_dim: int, config: Config) -> State:
+    nets = _networks(act_dim, config)
+    obs, act = jnp.zeros((1, obs_dim)), jnp.zeros((1, act_dim))
+    k_mdn, k_critic, k_hyper, k_actor = jax.random.split(key, 4)
+
+    def make(net, k, lr, *inputs):
+        return TrainState.create(apply_fn=net.apply, params=net.init(k, *inputs),
+                                 tx=optax.adam(lr))
+
+    critic = make(nets["critic"], k_critic, config.critic_lr, obs, act)
+    return State(
+        mdn=make(nets["mdn"], k_mdn, config.mdn_lr, obs),
+        critic=critic,
+        critic_target=critic.params,
+        hyper_q=make(nets["hyper_q"], k_hyper, config.hyper_q_lr, obs),
+        actor=make(nets["actor"], k_actor, config.actor_lr, obs),
+        step=jnp.zeros((), jnp.int32),
+    )
+
+
+# --------------------------------------------------- phase 1: behaviour policy
+def update_behaviour(state: State, batch, key, config: Config):
+    """Eq. 15: minimise -log pi_rho(a | s) over dataset pairs."""
+    del key, config
+
+    def nll(params):
+        return -mixture_log_prob(batch.actions, state.mdn.apply_fn(params, batch.observations)).mean()
+
+    loss, grads = jax.value_and_grad(nll)(state.mdn.params)
+    return state._replace(mdn=state.mdn.apply_gradients(grads=grads)), {"mdn_nll": loss}
+
+
+def behaviour_holdout_metrics(state: State, holdout) -> dict:
+    mixture = state.mdn.apply_fn(state.mdn.params, holdout.observations)
+    return {"mdn_holdout_nll": -mixture_log_prob(holdout.actions, mixture).mean()}
+
+
+# ------------------------------------------------------------ phase 2: LOM
+def q_value(critic_params, critic: TrainState, observations, actions):
+    """Q_psi(s, a): the minimum over the ensemble (one critic by default)."""
+    return critic.apply_fn(critic_params, observations, actions).min(axis=0)
+
+
+def update_critic(state: State, batch, key, config: Config):
+    """Eq. 16: SARSA TD, Q_psi(s, a) -> r + gamma Q_psi^-(s', a'), a' from the data."""
+    next_actions = batch.next_actions
+    if config.target_noise > 0:  # TD3 target smoothing (authors' code)
+        noise = jnp.clip(config.target_noise * jax.random.normal(key, next_actions.shape),
+                         -config.target_noise_clip, config.target_noise_clip)
+        next_actions = jnp.clip(next_actions + noise, -1.0, 1.0)
+    next_q = q_value(state.critic_target, state.critic, batch.next_observations, next_actions)
+    target = batch.rewards + config.discount * (1.0 - batch.terminals) * next_q
+    mask = batch.td_mask  # rows whose a' lies in the same episode, or terminal rows
+
+    def td_loss(params):
+        predicted = state.critic.apply_fn(params, batch.observations, batch.actions)
+        return jnp.sum(mask * (predicted - target) ** 2) / jnp.maximum(mask.sum(), 1.0)
+
+    loss, grads = jax.value_and_grad(td_loss)(state.critic.params)
+    critic = state.critic.apply_gradients(grads=grads)
+    return critic, {"td_loss": loss / config.n_critics, "q_mean": target.mean()}
+
+
+def mode_values(critic: TrainState, observations, mixture: Mixture, key, n_samples: int):
+    """Monte-Carlo E_{a ~ phi_u(.|s)} Q_psi(s, a) for every mode u (Eq. 6): (B, M)."""
+    actions = jnp.clip(sample_gaussian(key, mixture.means, mixture.log_stds, (n_samples,)),
+                       -1.0, 1.0)                                   # (K, B, M, A)
+    states = jnp.broadcast_to(observations[None, :, None, :],
+                              actions.shape[:-1] + observations.shape[-1:])
+    return q_value(critic.params, critic, states, actions).mean(axis=0)
+
+
+def update_hyper_q(state: State, observations, targets):
+    """Eq. 17: regress Q_phi(s, u) onto the mode values, u uniform over all M modes."""
+
+    def loss_fn(params):
+        return jnp.mean((state.hyper_q.apply_fn(params, observations) - targets) ** 2)
+
+    loss, grads = jax.value_and_grad(loss_fn)(state.hyper_q.params)
+    return state.hyper_q.apply_gradients(grads=grads), {"hyper_q_loss": loss}
+
+
+def update_actor(state: State, observations, mixture: Mixture, best_mode, key, config: Config):
+    """Eq. 18: advantage-weighted imitation of actions sampled from the best mode."""
+    k_sample, k_noise = jax.random.split(key)
+    take = partial(jnp.take_along_axis, indices=best_mode[:, None, None], axis=1)
+    mode_mean, mode_log_std = take(mixture.means)[:, 0], take(mixture.log_stds)[:, 0]
+    imitated = sample_gaussian(k_sample, mode_mean, mode_log_std)          # a_hat ~ phi_u*
+    if config.imitation_noise > 0:  # authors' code
+        imitated = imitated + config.imitation_noise * jax.random.normal(k_noise, imitated.shape)
+    imitated = jnp.clip(imitated, -1.0, 1.0)
+
+    if config.advantage_baseline == "policy":  # authors' code: Q(s, pi_theta(s))
+        baseline_action = jnp.clip(state.actor.apply_fn(state.actor.params, observations)[0], -1, 1)
+    else:                                       # the paper: Q(s, mu_u*(s))
+        baseline_action = jnp.clip(mode_mean, -1.0, 1.0)
+    advantage = (q_value(state.critic.params, state.critic, observations, imitated)
+                 - q_value(state.critic.params, state.critic, observations, baseline_action))
+    weight = jnp.minimum(jnp.exp(advantage / config.beta), config.weight_clip)  # exp_clip, (0, C]
+
+    def loss_fn(params):
+        mean, log_std = state.actor.apply_fn(params, observations)
+        if config.policy_loss == "weighted_mse":  # authors' code
+            return jnp.mean(weight * jnp.mean((mean - imitated) ** 2, axis=-1))
+        return -jnp.mean(weight * gaussian_log_prob(imitated, mean, log_std))
+
+    loss, grads = jax.value_and_grad(loss_fn)(state.actor.params)
+    metrics = {"actor_loss": loss, "advantage": advantage.mean(), "weight_mean": weight.mean(),
+               "weight_clipped_frac": jnp.mean(weight >= config.weight_clip)}
+    return state.actor.apply_gradients(grads=grads), metrics
+
+
+def update(state: State, batch, key, config: Config):
+    """One step of Algorithm 1 (lines 6-20)."""
+    k_critic, k_modes, k_actor = jax.random.split(key, 3)
+    critic, critic_metrics = update_critic(state, batch, k_critic, config)
+    state = state._replace(critic=critic)
+
+    mixture = jax.lax.stop_gradient(state.mdn.apply_fn(state.mdn.params, batch.observations))
+    targets = mode_values(state.critic, batch.observations, mixture, k_modes,
+                          config.hyper_q_samples)
+    hyper_q, hyper_metrics = update_hyper_q(state, batch.observations, targets)
+    state = state._replace(hyper_q=hyper_q)
+
+    best_mode = jnp.argmax(hyper_q.apply_fn(hyper_q.params, batch.observations), axis=-1)  # Eq. 7
+    actor, actor_metrics = update_actor(state, batch.observations, mixture, best_mode, k_actor,
+                                        config)
+
+    step = state.step + 1
+    critic_target = jax.lax.cond(
+        step % config.target_update_every == 0,
+        lambda: optax.incremental_update(critic.params, state.critic_target, 1.0 - config.polyak),
+        lambda: state.critic_target)
+    mode_frequency = jnp.bincount(best_mode, length=config.n_components) / best_mode.shape[0]
+    metrics = {**critic_metrics, **hyper_metrics, **actor_metrics,
+               "mode_frequency": mode_frequency}
+    return State(state.mdn, critic, critic_target, hyper_q, actor, step), metrics
+
+
+def phases(config: Config) -> tuple[Phase, ...]:
+    return (
+        Phase("behaviour", config.mdn_steps, partial(update_behaviour, config=config),
+              behaviour_holdout_metrics),
+        Phase("main", None, partial(update, config=config)),
+    )
+
+
+def act(state: State, observations, config: Config):
+    """The policy's mean action (normalised observations in, actions in [-1, 1] out)."""
+    del config
+    return jnp.clip(state.actor.apply_fn(state.actor.params, observations)[0], -1.0, 1.0)
+
+
+# ------------------------------------------------------------- introspection
+def mode_report(state: State, observations):
+    """Per state: the mixture, the hyper-Q value of every mode and the greedy mode."""
+    mixture = state.mdn.apply_fn(state.mdn.params, observations)
+    values = state.hyper_q.apply_fn(state.hyper_q.params, observations)
+    return {"mixture": mixture, "mode_values": values, "best_mode": jnp.argmax(values, -1)}

@@ -1,0 +1,110 @@
+"""Networks and the densities they parameterise.
+
+Every Gaussian in onemode (mixture components, the Gaussian policy) clamps its
+log standard deviation with `clamp_log_std`, so a sigma means the same thing
+wherever it is sampled, scored or imitated.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple, Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+LOG_STD_MIN, LOG_STD_MAX = -5.0, 0.0  # actions live in [-1, 1]: sigma in [0.0067, 1]
+
+
+def clamp_log_std(log_std: jax.Array) -> jax.Array:
+    return jnp.clip(log_std, LOG_STD_MIN, LOG_STD_MAX)
+
+
+class MLP(nn.Module):
+    hidden: Sequence[int]
+    out_dim: int
+
+    @nn.compact
+    def __call__(self, x):
+        for width in self.hidden:
+            x = nn.relu(nn.Dense(width)(x))
+        return nn.Dense(self.out_dim)(x)
+
+
+# ----------------------------------------------------------------- densities
+class Mixture(NamedTuple):
+    """A diagonal Gaussian mixture per state: logits (..., M), means/log_stds (..., M, A)."""
+
+    logits: jax.Array
+    means: jax.Array
+    log_stds: jax.Array
+
+
+def gaussian_log_prob(x, mean, log_std):
+    """log N(x; mean, diag(exp(log_std)^2)), summed over the last axis."""
+    z = (x - mean) * jnp.exp(-log_std)
+    return jnp.sum(-0.5 * z**2 - log_std - 0.5 * math.log(2 * math.pi), axis=-1)
+
+
+def mixture_log_prob(x, mixture: Mixture):
+    """log sum_i alpha_i N(x; mu_i, sigma_i) with a log-sum-exp (Eq. 2, 15)."""
+    component = gaussian_log_prob(x[..., None, :], mixture.means, mixture.log_stds)
+    return jax.nn.logsumexp(jax.nn.log_softmax(mixture.logits) + component, axis=-1)
+
+
+def sample_gaussian(key, mean, log_std, sample_shape=()):
+    noise = jax.random.normal(key, sample_shape + mean.shape)
+    return mean + jnp.exp(log_std) * noise
+
+
+# ------------------------------------------------------------------ networks
+class MixtureDensityNet(nn.Module):
+    """MDN behaviour policy (Eq. 14): state -> M diagonal Gaussians and mixing logits."""
+
+    hidden: Sequence[int]
+    act_dim: int
+    n_components: int
+
+    @nn.compact
+    def __call__(self, observations) -> Mixture:
+        m, a = self.n_components, self.act_dim
+        out = MLP(self.hidden, m * (2 * a + 1))(observations)
+        means = out[..., : m * a].reshape(out.shape[:-1] + (m, a))
+        log_stds = out[..., m * a: 2 * m * a].reshape(out.shape[:-1] + (m, a))
+        return Mixture(out[..., 2 * m * a:], means, clamp_log_std(log_stds))
+
+
+class GaussianPolicy(nn.Module):
+    """pi_theta: a state-dependent mean and a learned state-independent sigma."""
+
+    hidden: Sequence[int]
+    act_dim: int
+
+    @nn.compact
+    def __call__(self, observations):
+        mean = MLP(self.hidden, self.act_dim)(observations)
+        log_std = self.param("log_std", nn.initializers.zeros, (self.act_dim,))
+        return mean, jnp.broadcast_to(clamp_log_std(log_std), mean.shape)
+
+
+class QNetwork(nn.Module):
+    hidden: Sequence[int]
+
+    @nn.compact
+    def __call__(self, observations, actions):
+        x = jnp.concatenate([observations, actions], axis=-1)
+        return MLP(self.hidden, 1)(x)[..., 0]
+
+
+class QEnsemble(nn.Module):
+    """n independent Q-networks evaluated together: output (n, ...)."""
+
+    hidden: Sequence[int]
+    n: int
+
+    @nn.compact
+    def __call__(self, observations, actions):
+        ensemble = nn.vmap(QNetwork, variable_axes={"params": 0}, split_rngs={"params": True},
+                           in_axes=None, out_axes=0, axis_size=self.n)
+        return ensemble(self.hidden)(observations, actions)
