@@ -120,6 +120,7 @@ class Dataset:
             actions = rescale_actions(actions, action_bounds, source)
             notes.append(f"actions rescaled from bounds {action_bounds} to [-1, 1]")
         _check_action_bounds(actions, source)
+        actions = np.clip(actions, -1.0, 1.0)  # a new array; only float error within tolerance
 
         ends = terminals | timeouts
         if not ends.any():
@@ -237,7 +238,7 @@ def _as_float_matrix(value, key: str, source: str) -> np.ndarray:
     if array.ndim != 2:
         raise DatasetError(source, "a 2-D array (rows, features)", key=key,
                            found=f"shape {array.shape}")
-    return np.ascontiguousarray(array)
+    return np.array(array, order="C", copy=True)  # never share memory with the caller
 
 
 def _as_vector(value, key: str, source: str, dtype) -> np.ndarray:
@@ -253,7 +254,7 @@ def _as_vector(value, key: str, source: str, dtype) -> np.ndarray:
             raise DatasetError(source, "0/1 or boolean flags", key=key, row=int(bad[0]),
                                found=repr(array[bad[0]]))
         return array.astype(bool)
-    return np.ascontiguousarray(array)
+    return np.array(array, order="C", copy=True)
 
 
 def _check_finite(array: np.ndarray, key: str, source: str) -> None:
@@ -273,14 +274,13 @@ def _check_action_bounds(actions: np.ndarray, source: str) -> None:
             source, "actions in [-1, 1] (declare the native bounds to rescale them, "
             "e.g. --action-low/--action-high)", key="actions", row=row,
             found=f"{actions[row].tolist()}")
-    np.clip(actions, -1.0, 1.0, out=actions)  # only float error within the tolerance
 
 
 def rescale_actions(actions: np.ndarray, bounds, source: str = "<memory>") -> np.ndarray:
     """Map actions linearly from declared bounds (low, high) onto [-1, 1]."""
     low, high = (np.broadcast_to(np.asarray(b, np.float32), actions.shape[1:]) for b in bounds)
-    if not np.all(high > low):
-        raise DatasetError(source, "action bounds with high > low in every dimension",
+    if not (np.all(np.isfinite(low)) and np.all(np.isfinite(high)) and np.all(high > low)):
+        raise DatasetError(source, "finite action bounds with high > low in every dimension",
                            key="actions", found=f"low={low.tolist()}, high={high.tolist()}")
     return (2.0 * (actions - low) / (high - low) - 1.0).astype(np.float32)
 
