@@ -1,0 +1,261 @@
+"""The `onemode` command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+DEMO_STEPS = 15_000
+
+
+def main(argv=None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "run"):
+        parser.print_help()
+        return 2
+    from onemode.algos.config import ConfigError
+    from onemode.data import DatasetError
+    try:
+        return args.run(args) or 0
+    except (DatasetError, ConfigError, FileNotFoundError, FileExistsError, KeyError,
+            IndexError) as error:
+        message = error.args[0] if isinstance(error, KeyError) and error.args else error
+        print(f"onemode: error: {message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("onemode: interrupted; the last checkpoint is intact (resume with --resume)",
+              file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="onemode", description=__doc__)
+    commands = parser.add_subparsers(title="commands")
+
+    data = commands.add_parser("data", help="built-in datasets and dataset files")
+    data_commands = data.add_subparsers(title="data commands")
+    listing = data_commands.add_parser("list", help="built-in tasks and their dataset recipes")
+    listing.set_defaults(run=_data_list)
+    make = data_commands.add_parser("make", help="generate a built-in task's dataset")
+    make.add_argument("task")
+    make.add_argument("--out", required=True, help="file (.npz, .hdf5) or Minari directory")
+    make.add_argument("--size", type=int, help="transitions (default: the task's)")
+    make.add_argument("--seed", type=int, default=0)
+    make.add_argument("--format", choices=("minari", "hdf5", "npz"))
+    make.set_defaults(run=_data_make)
+    info = data_commands.add_parser("info", help="summarise a dataset file")
+    info.add_argument("path")
+    _add_bounds(info)
+    info.add_argument("--json", action="store_true", help="print the summary as JSON")
+    info.set_defaults(run=_data_info)
+
+    train = commands.add_parser("train", help="train an algorithm on a task or a dataset")
+    train.add_argument("--algo", default="lom")
+    train.add_argument("--task", help="built-in task: its data, and its environment to evaluate")
+    train.add_argument("--dataset", help="dataset file; evaluated on --task when given")
+    train.add_argument("--size", type=int, help="transitions of the task's dataset")
+    train.add_argument("--data-seed", type=int, default=0)
+    _add_bounds(train)
+    train.add_argument("--steps", type=int, help="main-phase updates")
+    train.add_argument("--seeds", default="0", help="comma-separated, trained together")
+    train.add_argument("--eval-every", type=int)
+    train.add_argument("--eval-episodes", type=int)
+    train.add_argument("--log-every", type=int)
+    train.add_argument("--checkpoint-every", type=int)
+    train.add_argument("--set", action="append", default=[], metavar="OPTION=VALUE",
+                       help="algorithm option, e.g. --set n_components=5 (repeatable)")
+    train.add_argument("--out", help="run directory (default runs/ALGO-TASK)")
+    train.add_argument("--resume", action="store_true", help="continue the run in --out")
+    train.add_argument("--no-progress", action="store_true")
+    train.set_defaults(run=_train)
+
+    evaluate = commands.add_parser("eval", help="roll out a trained run's policies")
+    evaluate.add_argument("run_dir")
+    evaluate.add_argument("--episodes", type=int, default=20)
+    evaluate.add_argument("--task", help="evaluate on this task instead of the run's")
+    evaluate.set_defaults(run=_eval)
+
+    demo = commands.add_parser("demo", help="multigoal data, LOM, its score, in a few minutes")
+    demo.add_argument("--out", default="runs/demo")
+    demo.set_defaults(run=_demo)
+    return parser
+
+
+def _add_bounds(parser):
+    parser.add_argument("--action-low", type=float,
+                        help="native lower action bound: rescale actions to [-1, 1]")
+    parser.add_argument("--action-high", type=float)
+
+
+def _bounds(args):
+    if (args.action_low is None) != (args.action_high is None):
+        from onemode.algos.config import ConfigError
+        raise ConfigError("give both --action-low and --action-high, or neither")
+    return None if args.action_low is None else [args.action_low, args.action_high]
+
+
+# ------------------------------------------------------------------- data
+def _data_list(args):
+    from onemode.tasks import TASKS
+    for task in TASKS.values():
+        print(f"{task.name}  ({task.env_id}, horizon {task.horizon}, "
+              f"default {task.default_size:,} transitions)")
+        print(f"    {task.description}")
+        print(f"    data: {task.recipe}")
+        print(f"    reference returns: random {task.random_return:g}, "
+              f"expert {task.expert_return:g}")
+
+
+def _data_make(args):
+    from onemode.data import save_dataset
+    from onemode.tasks import get_task
+    task = get_task(args.task)
+    dataset = task.make_dataset(args.size or task.default_size, args.seed)
+    path = save_dataset(dataset, args.out, args.format)
+    print(f"wrote {path}")
+    _print_summary(dataset.summary())
+
+
+def _data_info(args):
+    from onemode.data import load_dataset
+    summary = load_dataset(args.path, action_bounds=_bounds(args)).summary()
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        _print_summary(summary)
+
+
+def _print_summary(s: dict):
+    def fmt(values):
+        return "[" + ", ".join(f"{v:.3g}" for v in values) + "]"
+
+    print(f"source        {s['source']}")
+    print(f"transitions   {s['transitions']:,}   episodes {s['episodes']:,}   "
+          f"(terminals {s['terminals']:,}, timeouts {s['timeouts']:,}, "
+          f"incomplete trailing rows {s['incomplete_trailing_rows']:,})")
+    print(f"returns       mean {s['return_mean']:.3f}  std {s['return_std']:.3f}  "
+          f"min {s['return_min']:.3f}  max {s['return_max']:.3f}")
+    print(f"observations  dim {s['obs_dim']}  min {fmt(s['obs_min'])}  max {fmt(s['obs_max'])}")
+    print(f"actions       dim {s['act_dim']}  min {fmt(s['action_min'])}  "
+          f"max {fmt(s['action_max'])}")
+    for note in s["notes"]:
+        print(f"note          {note}")
+
+
+# ------------------------------------------------------------------ train
+def _train(args):
+    from onemode.algos import get_algo
+    from onemode.train import TrainConfig, data_spec, train
+    from onemode.runs import RunDir
+
+    overrides = {k: v for k, v in (("log_every", args.log_every), ("eval_every", args.eval_every),
+                                   ("eval_episodes", args.eval_episodes),
+                                   ("checkpoint_every", args.checkpoint_every),
+                                   ("steps", args.steps)) if v is not None}
+    if args.resume:
+        if not args.out:
+            from onemode.algos.config import ConfigError
+            raise ConfigError("--resume needs --out RUN_DIR")
+        record = RunDir(args.out).read_config()
+        algo_name, spec = record["algo"], record["data"]
+        algo_config = get_algo(algo_name).Config.from_dict(record["algo_config"])
+        config = TrainConfig.from_dict({**record["train_config"], **overrides})
+    else:
+        algo_name = args.algo
+        algo_config = get_algo(algo_name).Config.from_dict(_parse_sets(args.set))
+        config = TrainConfig.from_dict({"seeds": _parse_seeds(args.seeds), **overrides})
+        spec = data_spec(task=args.task, dataset=args.dataset, size=args.size,
+                         data_seed=args.data_seed, action_bounds=_bounds(args))
+    out = args.out or f"runs/{algo_name}-{spec['task'] or Path(spec['dataset']).stem}"
+    result = train(algo_name, algo_config, config, spec, out, resume=args.resume,
+                   show_progress=not args.no_progress)
+    print(f"run directory: {result.run_dir}")
+    if result.final_eval is not None:
+        _print_scores(result.final_eval, config.seeds)
+
+
+def _parse_sets(items: list[str]) -> dict:
+    from onemode.algos.config import ConfigError
+    values = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ConfigError(f"--set expects OPTION=VALUE, got '{item}'")
+        values[key.strip()] = value.strip()
+    return values
+
+
+def _parse_seeds(text: str) -> tuple[int, ...]:
+    from onemode.algos.config import ConfigError
+    try:
+        return tuple(int(s) for s in text.split(",") if s.strip())
+    except ValueError:
+        raise ConfigError(f"--seeds expects comma-separated integers, got '{text}'") from None
+
+
+def _print_scores(rollouts, seeds):
+    per_seed = rollouts.scores.mean(axis=1)
+    for seed, score, ret in zip(seeds, per_seed, rollouts.returns.mean(axis=1)):
+        print(f"seed {seed}: normalised score {score:6.1f}   return {ret:8.2f}")
+    print(f"normalised score: {per_seed.mean():.1f} ± {per_seed.std():.1f} "
+          f"(mean ± std over {len(seeds)} seed{'s' if len(seeds) > 1 else ''}, "
+          f"{rollouts.scores.shape[1]} episodes each)")
+
+
+# ------------------------------------------------------------------- eval
+def _eval(args):
+    import numpy as np
+    from onemode.evaluate import rollout_seeds
+    from onemode.policy import load_run
+    from onemode.tasks import get_task
+    from onemode.train import EVAL_RESET_SEED
+
+    run = load_run(args.run_dir)
+    task_name = args.task or run.data_spec.get("task")
+    if not task_name:
+        from onemode.algos.config import ConfigError
+        raise ConfigError(f"{run.path} trained on a dataset without an environment; "
+                          "give --task NAME to evaluate it")
+    task = get_task(task_name)
+    seeds = run.train_config.seeds
+    rollouts = rollout_seeds(task, lambda obs: np.asarray(run.act(run.state, obs)), len(seeds),
+                             args.episodes, EVAL_RESET_SEED)
+    print(f"{run.algo_name} on {task.name}, after {run.step:,} updates")
+    _print_scores(rollouts, seeds)
+
+
+# ------------------------------------------------------------------- demo
+def _demo(args):
+    from onemode.algos import lom
+    from onemode.tasks import get_task
+    from onemode.train import TrainConfig, data_spec, train
+    import shutil
+
+    task = get_task("multigoal")
+    dataset = task.make_dataset(task.default_size, 0)
+    print(f"multigoal dataset: {task.recipe}")
+    _print_summary(dataset.summary())
+    print(f"\ntraining LOM on multigoal ({DEMO_STEPS:,} updates; run directory {args.out})")
+    shutil.rmtree(args.out, ignore_errors=True)
+    config = lom.Config(hidden=(256, 256), mdn_steps=5_000)
+    result = train("lom", config, TrainConfig(steps=DEMO_STEPS, eval_every=5_000,
+                                              checkpoint_every=5_000, eval_episodes=20),
+                   data_spec(task="multigoal"), args.out)
+    _print_scores(result.final_eval, (0,))
+    goals = task_goal_counts(result.final_eval.final_observations[0])
+    print("episodes ending at each goal: " + ", ".join(f"{g} {n}" for g, n in goals.items()))
+
+
+def task_goal_counts(final_positions) -> dict:
+    from onemode.tasks.multigoal import GOALS, goal_at
+    reached = goal_at(final_positions)
+    counts = {f"({x:+.0f},{y:+.0f})": int((reached == i).sum()) for i, (x, y) in enumerate(GOALS)}
+    counts["none"] = int((reached < 0).sum())
+    return counts
+
+
+if __name__ == "__main__":
+    sys.exit(main())
