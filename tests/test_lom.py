@@ -28,6 +28,7 @@ SMALL = dict(hidden=(64, 64), n_components=4, batch_size=128, mdn_steps=3000, hy
     ({"hyper_q_input": "embedding"}, "hyper_q_input"),
     ({"policy_loss": "l1"}, "policy_loss"),
     ({"n_critics": 0}, "n_critics"),
+    ({"min_mode_weight": 1.0}, "min_mode_weight"),
     ({"temperature": 3.0}, "unknown option 'temperature'"),
     ({"n_components": "ten"}, "n_components"),
     ({"n_components": 2.5}, "n_components"),
@@ -84,6 +85,14 @@ def test_mode_values_are_the_monte_carlo_mean_of_q_over_each_mode():
     np.testing.assert_allclose(np.asarray(values[0]), [-1.0, 0.0, 0.8], atol=0.01)
 
 
+def test_greedy_mode_ignores_components_without_weight_at_the_state():
+    mixture = Mixture(jnp.log(jnp.array([[0.6, 0.38, 0.02], [0.01, 0.01, 0.98]])),
+                      jnp.zeros((2, 3, 1)), jnp.zeros((2, 3, 1)))
+    values = jnp.array([[1.0, 2.0, 9.0], [5.0, 7.0, 0.0]])
+    np.testing.assert_array_equal(lom.greedy_mode(values, mixture, 0.05), [1, 2])
+    np.testing.assert_array_equal(lom.greedy_mode(values, mixture, 0.0), [2, 1])
+
+
 def test_sarsa_target_never_bootstraps_past_an_episode():
     """Eq. 16 with the data contract: terminal rows use r alone; rows without a' are masked."""
     from onemode.data import Dataset, to_device
@@ -129,7 +138,7 @@ def test_lom_selects_the_rewarded_mode_on_bandit(bandit_run):
     stats = RunDir(bandit_run.run_dir).read_stats()
     for seed in range(2):
         state = jax.tree.map(lambda x: x[seed], bandit_run.state)
-        report = lom.mode_report(state, stats.normalize(states))
+        report = lom.mode_report(state, stats.normalize(states), lom.Config(**SMALL))
         best = np.asarray(report["best_mode"])
         chosen_means = np.asarray(report["mixture"].means)[np.arange(10), best, 0]
         assert np.all(np.sign(chosen_means) == np.sign(states[:, 0])), chosen_means

@@ -11,7 +11,9 @@ Phase 2, "main", every step (Algorithm 1):
               A = Q_psi(s, a_hat) - Q_psi(s, mu_u*(s))               (Eq. 18)
 
 The authors' public code differs in several places; each difference is an
-option of `Config`, off by default, so both variants run and compare.
+option of `Config`, off by default, so both variants run and compare. One
+choice the paper leaves open: Eq. 7's argmax ranges over the modes the MDN
+gives weight at s (`min_mode_weight`); see `greedy_mode`.
 """
 
 from __future__ import annotations
@@ -65,6 +67,9 @@ class Config(AlgoConfig):
     target_noise_clip: float = 0.5
     n_critics: int = 1
     imitation_noise: float = 0.0
+    # Eq. 7 ranges over the modes the behaviour policy uses at s: a component with
+    # alpha_u(s) below this carries no data there, and its Q_psi values are extrapolation.
+    min_mode_weight: float = 0.05
 
     def validate(self):
         check(self.n_components >= 1, f"n_components (M) must be >= 1, got {self.n_components}")
@@ -81,6 +86,7 @@ class Config(AlgoConfig):
         check(min(self.mdn_lr, self.critic_lr, self.hyper_q_lr, self.actor_lr) > 0,
               "learning rates must be > 0")
         check(self.target_noise >= 0 and self.imitation_noise >= 0, "noise scales must be >= 0")
+        check(0 <= self.min_mode_weight < 1, "min_mode_weight must be in [0, 1)")
         for name, allowed in (("hyper_q_input", ("per_mode_outputs", "one_hot")),
                               ("advantage_baseline", ("mode_mean", "policy")),
                               ("policy_loss", ("log_likelihood", "weighted_mse"))):
@@ -207,6 +213,16 @@ def update_hyper_q(state: State, observations, targets):
     return state.hyper_q.apply_gradients(grads=grads), {"hyper_q_loss": loss}
 
 
+def greedy_mode(hyper_values, mixture: Mixture, min_mode_weight: float):
+    """Eq. 7: u* = argmax_u Q_phi(s, u) over the modes with alpha_u(s) >= min_mode_weight.
+
+    The heaviest mode is always eligible, so every state has a u*.
+    """
+    alpha = jax.nn.softmax(mixture.logits)
+    eligible = (alpha >= min_mode_weight) | (alpha == alpha.max(axis=-1, keepdims=True))
+    return jnp.argmax(jnp.where(eligible, hyper_values, -jnp.inf), axis=-1)
+
+
 def update_actor(state: State, observations, mixture: Mixture, best_mode, key, config: Config):
     """Eq. 18: advantage-weighted imitation of actions sampled from the best mode."""
     k_sample, k_noise = jax.random.split(key)
@@ -249,7 +265,8 @@ def update(state: State, batch, key, config: Config):
     hyper_q, hyper_metrics = update_hyper_q(state, batch.observations, targets)
     state = state._replace(hyper_q=hyper_q)
 
-    best_mode = jnp.argmax(hyper_q.apply_fn(hyper_q.params, batch.observations), axis=-1)  # Eq. 7
+    best_mode = greedy_mode(hyper_q.apply_fn(hyper_q.params, batch.observations), mixture,
+                            config.min_mode_weight)
     actor, actor_metrics = update_actor(state, batch.observations, mixture, best_mode, k_actor,
                                         config)
 
@@ -279,8 +296,9 @@ def act(state: State, observations, config: Config):
 
 
 # ------------------------------------------------------------- introspection
-def mode_report(state: State, observations):
+def mode_report(state: State, observations, config: Config):
     """Per state: the mixture, the hyper-Q value of every mode and the greedy mode."""
     mixture = state.mdn.apply_fn(state.mdn.params, observations)
     values = state.hyper_q.apply_fn(state.hyper_q.params, observations)
-    return {"mixture": mixture, "mode_values": values, "best_mode": jnp.argmax(values, -1)}
+    return {"mixture": mixture, "mode_values": values,
+            "best_mode": greedy_mode(values, mixture, config.min_mode_weight)}

@@ -1,0 +1,71 @@
+"""A killed run resumes to the same result as an uninterrupted one."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from onemode.runs import RunDir
+
+TRAIN = ["-m", "onemode.cli", "train", "--task", "bandit", "--size", "2000", "--steps", "3000",
+         "--log-every", "100", "--checkpoint-every", "100", "--eval-every", "3000",
+         "--eval-episodes", "5", "--seeds", "0,1", "--no-progress",
+         "--set", "hidden=32,32", "--set", "n_components=4", "--set", "mdn_steps=500",
+         "--set", "batch_size=64", "--set", "hyper_q_samples=2"]
+TOTAL_STEPS = 3500  # mdn_steps + steps
+
+
+def _train(out, *extra):
+    return subprocess.run([sys.executable, *TRAIN, "--out", str(out), *extra],
+                          capture_output=True, text=True, timeout=300)
+
+
+def _checkpoint_step(run: RunDir) -> int:
+    try:
+        with np.load(run.checkpoint_path) as f:
+            return int(f["step"])
+    except (FileNotFoundError, OSError, ValueError, KeyError):
+        return -1
+
+
+def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path):
+    whole = _train(tmp_path / "whole")
+    assert whole.returncode == 0, whole.stderr
+
+    killed = RunDir(tmp_path / "killed")
+    process = subprocess.Popen([sys.executable, *TRAIN, "--out", str(killed.path)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 240
+    while _checkpoint_step(killed) < 1000 and process.poll() is None and time.time() < deadline:
+        time.sleep(0.01)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    step_at_kill = _checkpoint_step(killed)
+    if step_at_kill >= TOTAL_STEPS:
+        pytest.fail("the run finished before it could be killed; lengthen it")
+    assert 1000 <= step_at_kill < TOTAL_STEPS
+
+    resumed = _train(killed.path, "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+
+    with np.load(RunDir(tmp_path / "whole").checkpoint_path) as a, \
+            np.load(killed.checkpoint_path) as b:
+        assert int(a["step"]) == int(b["step"]) == TOTAL_STEPS
+        assert sorted(a.files) == sorted(b.files)
+        for name in a.files:
+            np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+    steps = [(r["step"], r["phase"]) for r in killed.read_metrics()]
+    assert len(steps) == len(set(steps)), "a resumed run must not log a step twice"
+    assert steps == [(r["step"], r["phase"]) for r in RunDir(tmp_path / "whole").read_metrics()]
+
+
+def test_resume_without_a_run_is_a_clear_error(tmp_path):
+    result = _train(tmp_path / "nothing", "--resume")
+    assert result.returncode == 1
+    assert "not a run directory" in result.stderr and "Traceback" not in result.stderr
