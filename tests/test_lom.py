@@ -165,3 +165,27 @@ def test_same_seed_same_result(bandit_run, tmp_path):
                   tmp_path / "again", show_progress=False)
     for a, b in zip(jax.tree.leaves(bandit_run.state), jax.tree.leaves(again.state)):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_lom_heads_for_the_best_goal_on_multigoal(tmp_path):
+    """Four goals, one worth twice the others; every start state carries all four modes."""
+    from onemode.tasks.multigoal import BEST_GOAL, goal_at
+    algo_config = lom.Config(hidden=(128, 128), n_components=8, hyper_q_samples=1,
+                             mdn_steps=4000, critic_lr=1e-3, actor_lr=1e-3, hyper_q_lr=1e-3)
+    config = TrainConfig(steps=4000, seeds=(0, 1, 2), log_every=1000, eval_every=4000,
+                         eval_episodes=20, checkpoint_every=4000)
+    result = train("lom", algo_config, config, data_spec(task="multigoal", size=40000),
+                   tmp_path / "run", show_progress=False)
+    scores = result.final_eval.scores.mean(axis=1)
+    at_best_goal = (goal_at(result.final_eval.final_observations) == BEST_GOAL).mean(axis=1)
+    assert np.all(scores >= 90), scores
+    assert np.all(at_best_goal >= 0.8), at_best_goal
+
+    starts = np.array([[0.0, 0.0], [0.05, -0.05], [-0.08, 0.03]], np.float32)
+    stats = RunDir(result.run_dir).read_stats()
+    for seed in range(3):
+        state = jax.tree.map(lambda x: x[seed], result.state)
+        report = lom.mode_report(state, stats.normalize(starts), algo_config)
+        best = np.asarray(report["best_mode"])
+        chosen = np.asarray(report["mixture"].means)[np.arange(len(starts)), best]
+        assert np.all(chosen > 0.5), chosen  # the selected mode points at (+1, +1)
