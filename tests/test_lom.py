@@ -158,6 +158,27 @@ def test_training_logs_the_diagnostics(bandit_run):
     assert np.allclose(np.sum(main[-1]["mode_frequency"], axis=-1), 1.0)
 
 
+def test_metrics_reach_tensorboard_when_tensorboardx_is_installed(bandit_run):
+    pytest.importorskip("tensorboardX")
+    import struct
+    from tensorboardX.proto.event_pb2 import Event
+    scalars = {}
+    for path in (bandit_run.run_dir / "tb").glob("events.out.tfevents.*"):
+        data = path.read_bytes()
+        offset = 0
+        while offset < len(data):  # TFRecord: length, crc, payload, crc
+            (length,) = struct.unpack("<Q", data[offset:offset + 8])
+            event = Event.FromString(data[offset + 12:offset + 12 + length])
+            offset += 16 + length
+            for value in event.summary.value:
+                scalars.setdefault(value.tag, []).append((event.step, value.simple_value))
+    assert "main/td_loss" in scalars and "behaviour/mdn_holdout_nll" in scalars
+    assert [step for step, _ in scalars["eval/score"]] == [4500]
+    score = np.mean([r["score"] for r in RunDir(bandit_run.run_dir).read_metrics()
+                     if r["phase"] == "eval"])
+    assert scalars["eval/score"][0][1] == pytest.approx(score)
+
+
 def test_same_seed_same_result(bandit_run, tmp_path):
     config = TrainConfig(steps=1500, seeds=(0, 1), log_every=500, eval_every=1500,
                          eval_episodes=200, checkpoint_every=1500)

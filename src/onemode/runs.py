@@ -26,6 +26,7 @@ from onemode.fileio import atomic_write
 class RunDir:
     def __init__(self, path):
         self.path = Path(path)
+        self._tensorboard = None
 
     # ---------------------------------------------------------------- config
     @property
@@ -84,6 +85,32 @@ class RunDir:
     def append_metrics(self, record: dict) -> None:
         with open(self.metrics_path, "a") as f:
             f.write(json.dumps(record) + "\n")
+        self._write_tensorboard(record)
+
+    def _write_tensorboard(self, record: dict) -> None:
+        """Scalars (the mean over seeds) as TensorBoard events, when tensorboardX is installed."""
+        if self._tensorboard is None:
+            try:
+                from tensorboardX import SummaryWriter
+            except ImportError:
+                self._tensorboard = False
+                return
+            self._tensorboard = SummaryWriter(str(self.path / "tb"))
+        if self._tensorboard is False:
+            return
+        for name, value in record.items():
+            if name not in ("step", "phase"):
+                array = np.asarray(value, dtype=np.float64)
+                if array.ndim <= 1:  # scalars and per-seed lists
+                    self._tensorboard.add_scalar(f"{record['phase']}/{name}", float(array.mean()),
+                                                 record["step"])
+        self._tensorboard.flush()
+
+    def close(self) -> None:
+        """Finish the TensorBoard event file (its writer works from a background queue)."""
+        if self._tensorboard:
+            self._tensorboard.close()
+        self._tensorboard = None
 
     def read_metrics(self) -> list[dict]:
         if not self.metrics_path.exists():

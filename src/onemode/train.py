@@ -9,6 +9,7 @@ each phase, so a resumed run replays exactly the chunks of an uninterrupted one.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 from functools import partial
@@ -177,7 +178,7 @@ def train(algo_name: str, algo_config: AlgoConfig, config: TrainConfig, spec: di
                              config.eval_episodes, EVAL_RESET_SEED)
 
     final_eval, latest_score = None, None
-    with _Progress(total, step, show_progress) as progress:
+    with _Progress(total, step, show_progress) as progress, contextlib.closing(run):
         for phase, begin, end in schedule:
             if end <= step:
                 continue
