@@ -66,3 +66,20 @@ def test_train_eval_and_load_policy(tmp_path, capsys):
         onemode.load_policy(out, seed_index=2)
     assert main(["train", "--task", "bandit", "--out", str(out)]) == 1  # never overwrite a run
     assert "already holds a run" in capsys.readouterr().err
+
+
+def test_a_dataset_without_an_environment_trains_without_evaluation(tmp_path, capsys):
+    data = tmp_path / "bandit.npz"
+    assert main(["data", "make", "bandit", "--out", str(data), "--size", "1000"]) == 0
+    out = tmp_path / "run"
+    assert main(["train", "--dataset", str(data), "--steps", "100", "--no-progress",
+                 "--set", "hidden=16,16", "--set", "mdn_steps=50", "--set", "n_components=2",
+                 "--set", "hyper_q_samples=1", "--out", str(out)]) == 0
+    capsys.readouterr()
+    from onemode.runs import RunDir
+    records = RunDir(out).read_metrics()
+    assert records and not any(r["phase"] == "eval" for r in records)
+    assert main(["eval", str(out)]) == 1
+    assert "give --task NAME" in capsys.readouterr().err
+    assert main(["eval", str(out), "--task", "bandit", "--episodes", "5"]) == 0
+    assert "normalised score" in capsys.readouterr().out

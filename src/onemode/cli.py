@@ -249,11 +249,11 @@ def _demo(args):
                                eval_episodes=20),
                    data_spec(task="multigoal"), args.out)
     _print_scores(result.final_eval, (0,))
-    goals = task_goal_counts(result.final_eval.final_observations[0])
+    goals = _goal_counts(result.final_eval.final_observations[0])
     print("episodes ending at each goal: " + ", ".join(f"{g} {n}" for g, n in goals.items()))
 
 
-def task_goal_counts(final_positions) -> dict:
+def _goal_counts(final_positions) -> dict:
     from onemode.tasks.multigoal import GOALS, goal_at
     reached = goal_at(final_positions)
     counts = {f"({x:+.0f},{y:+.0f})": int((reached == i).sum()) for i, (x, y) in enumerate(GOALS)}

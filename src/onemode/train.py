@@ -22,7 +22,7 @@ import numpy as np
 
 from onemode.algos import get_algo
 from onemode.algos.config import AlgoConfig, ConfigError, check
-from onemode.data import Dataset, NormStats, Transitions, sample, to_device
+from onemode.data import Dataset, NormStats, Transitions, load_dataset, sample, to_device
 from onemode.evaluate import Rollouts, rollout_seeds
 from onemode.runs import RunDir, to_jsonable
 from onemode.tasks import Task, get_task
@@ -60,7 +60,6 @@ def load_data(spec: dict) -> tuple[Dataset, Task | None]:
     """Dataset and evaluation task from a run's data spec (see `data_spec`)."""
     task = get_task(spec["task"]) if spec.get("task") else None
     if spec.get("dataset"):
-        from onemode.data import load_dataset
         dataset = load_dataset(spec["dataset"], action_bounds=spec.get("action_bounds"))
     else:
         if task is None:
