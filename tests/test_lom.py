@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from onemode.algos import get_algo, lom
+from onemode.algos.common import q_value
 from onemode.algos.config import ConfigError
 from onemode.nets import Mixture, gaussian_log_prob, mixture_log_prob
 from onemode.runs import RunDir
@@ -105,11 +106,11 @@ def test_sarsa_target_never_bootstraps_past_an_episode():
     config = lom.Config(hidden=(8,), n_components=2)
     state = lom.init(jax.random.PRNGKey(0), 1, 1, config)
     critic, metrics = lom.update_critic(state, batch, jax.random.PRNGKey(1), config)
-    q_next = lom.q_value(state.critic_target, state.critic, batch.next_observations,
-                         batch.next_actions)
+    q_next = q_value(state.critic, state.critic_target, batch.next_observations,
+                     batch.next_actions)
     target = 1.0 + 0.99 * (1 - np.asarray(batch.terminals)) * np.asarray(q_next)
-    q = np.asarray(lom.q_value(state.critic.params, state.critic, batch.observations,
-                               batch.actions))
+    q = np.asarray(q_value(state.critic, state.critic.params, batch.observations,
+                           batch.actions))
     mask = np.asarray(batch.td_mask)
     np.testing.assert_allclose(float(metrics["td_loss"]),
                                (mask * (q - target) ** 2).sum() / mask.sum(), rtol=1e-5)

@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
+import importlib
 from types import ModuleType
 
-from onemode.algos import lom
 from onemode.algos.config import AlgoConfig, ConfigError
 
-ALGOS: dict[str, ModuleType] = {"lom": lom}
+# name -> module; modules are imported when first asked for
+ALGOS: dict[str, str] = {
+    "lom": "onemode.algos.lom",
+    "bc": "onemode.algos.bc",
+    "mdn": "onemode.algos.mdn",
+    "awac": "onemode.algos.awac",
+    "onestep": "onemode.algos.onestep",
+    "td3bc": "onemode.algos.td3bc",
+    "iql": "onemode.algos.iql",
+    "cql": "onemode.algos.cql",
+    "wcgan": "onemode.algos.wcgan",
+    "wcvae": "onemode.algos.wcvae",
+}
 
 
 def get_algo(name: str) -> ModuleType:
     if name not in ALGOS:
         raise ConfigError(f"unknown algorithm '{name}'; available: {', '.join(sorted(ALGOS))}")
-    return ALGOS[name]
+    return importlib.import_module(ALGOS[name])
 
 
 __all__ = ["ALGOS", "AlgoConfig", "ConfigError", "get_algo"]

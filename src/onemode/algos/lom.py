@@ -25,10 +25,11 @@ from typing import NamedTuple
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import optax
 from flax.training.train_state import TrainState
 
 from onemode.algos.base import Phase
+from onemode.algos.common import (exp_clip_weight, make_state, polyak, q_value, sarsa_target,
+                                  td_update)
 from onemode.algos.config import AlgoConfig, check
 from onemode.nets import (GaussianPolicy, MixtureDensityNet, MLP, QEnsemble, Mixture,
                           gaussian_log_prob, mixture_log_prob, sample_gaussian)
@@ -135,18 +136,13 @@ def init(key, obs_dim: int, act_dim: int, config: Config) -> State:
     nets = _networks(act_dim, config)
     obs, act = jnp.zeros((1, obs_dim)), jnp.zeros((1, act_dim))
     k_mdn, k_critic, k_hyper, k_actor = jax.random.split(key, 4)
-
-    def make(net, k, lr, *inputs):
-        return TrainState.create(apply_fn=net.apply, params=net.init(k, *inputs),
-                                 tx=optax.adam(lr))
-
-    critic = make(nets["critic"], k_critic, config.critic_lr, obs, act)
+    critic = make_state(nets["critic"], k_critic, config.critic_lr, obs, act)
     return State(
-        mdn=make(nets["mdn"], k_mdn, config.mdn_lr, obs),
+        mdn=make_state(nets["mdn"], k_mdn, config.mdn_lr, obs),
         critic=critic,
         critic_target=critic.params,
-        hyper_q=make(nets["hyper_q"], k_hyper, config.hyper_q_lr, obs),
-        actor=make(nets["actor"], k_actor, config.actor_lr, obs),
+        hyper_q=make_state(nets["hyper_q"], k_hyper, config.hyper_q_lr, obs),
+        actor=make_state(nets["actor"], k_actor, config.actor_lr, obs),
         step=jnp.zeros((), jnp.int32),
     )
 
@@ -169,29 +165,12 @@ def behaviour_holdout_metrics(state: State, holdout) -> dict:
 
 
 # ------------------------------------------------------------ phase 2: LOM
-def q_value(critic_params, critic: TrainState, observations, actions):
-    """Q_psi(s, a): the minimum over the ensemble (one critic by default)."""
-    return critic.apply_fn(critic_params, observations, actions).min(axis=0)
-
-
 def update_critic(state: State, batch, key, config: Config):
     """Eq. 16: SARSA TD, Q_psi(s, a) -> r + gamma Q_psi^-(s', a'), a' from the data."""
-    next_actions = batch.next_actions
-    if config.target_noise > 0:  # TD3 target smoothing (authors' code)
-        noise = jnp.clip(config.target_noise * jax.random.normal(key, next_actions.shape),
-                         -config.target_noise_clip, config.target_noise_clip)
-        next_actions = jnp.clip(next_actions + noise, -1.0, 1.0)
-    next_q = q_value(state.critic_target, state.critic, batch.next_observations, next_actions)
-    target = batch.rewards + config.discount * (1.0 - batch.terminals) * next_q
-    mask = batch.td_mask  # rows whose a' lies in the same episode, or terminal rows
-
-    def td_loss(params):
-        predicted = state.critic.apply_fn(params, batch.observations, batch.actions)
-        return jnp.sum(mask * (predicted - target) ** 2) / jnp.maximum(mask.sum(), 1.0)
-
-    loss, grads = jax.value_and_grad(td_loss)(state.critic.params)
-    critic = state.critic.apply_gradients(grads=grads)
-    return critic, {"td_loss": loss / config.n_critics, "q_mean": target.mean()}
+    target = sarsa_target(state.critic, state.critic_target, batch, config.discount, key,
+                          config.target_noise, config.target_noise_clip)  # smoothing: authors'
+    critic, loss = td_update(state.critic, batch, target, batch.td_mask)
+    return critic, {"td_loss": loss, "q_mean": target.mean()}
 
 
 def mode_values(critic: TrainState, observations, mixture: Mixture, key, n_samples: int):
@@ -200,7 +179,7 @@ def mode_values(critic: TrainState, observations, mixture: Mixture, key, n_sampl
                        -1.0, 1.0)                                   # (K, B, M, A)
     states = jnp.broadcast_to(observations[None, :, None, :],
                               actions.shape[:-1] + observations.shape[-1:])
-    return q_value(critic.params, critic, states, actions).mean(axis=0)
+    return q_value(critic, critic.params, states, actions).mean(axis=0)
 
 
 def update_hyper_q(state: State, observations, targets):
@@ -237,9 +216,9 @@ def update_actor(state: State, observations, mixture: Mixture, best_mode, key, c
         baseline_action = jnp.clip(state.actor.apply_fn(state.actor.params, observations)[0], -1, 1)
     else:                                       # the paper: Q(s, mu_u*(s))
         baseline_action = jnp.clip(mode_mean, -1.0, 1.0)
-    advantage = (q_value(state.critic.params, state.critic, observations, imitated)
-                 - q_value(state.critic.params, state.critic, observations, baseline_action))
-    weight = jnp.minimum(jnp.exp(advantage / config.beta), config.weight_clip)  # exp_clip, (0, C]
+    q = partial(q_value, state.critic, state.critic.params, observations)
+    advantage = q(imitated) - q(baseline_action)
+    weight = exp_clip_weight(advantage, config.beta, config.weight_clip)  # exp_clip, (0, C]
 
     def loss_fn(params):
         mean, log_std = state.actor.apply_fn(params, observations)
@@ -271,10 +250,8 @@ def update(state: State, batch, key, config: Config):
                                         config)
 
     step = state.step + 1
-    critic_target = jax.lax.cond(
-        step % config.target_update_every == 0,
-        lambda: optax.incremental_update(critic.params, state.critic_target, 1.0 - config.polyak),
-        lambda: state.critic_target)
+    critic_target = polyak(step, config.target_update_every, critic.params, state.critic_target,
+                           config.polyak)
     mode_frequency = jnp.bincount(best_mode, length=config.n_components) / best_mode.shape[0]
     metrics = {**critic_metrics, **hyper_metrics, **actor_metrics,
                "mode_frequency": mode_frequency}

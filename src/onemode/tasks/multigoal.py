@@ -177,7 +177,9 @@ if ENV_ID not in gym.registry:
 
 
 # ------------------------------------------------------------------- dataset
-def make_dataset(size: int = DEFAULT_SIZE, seed: int = 0, noise_std: float = NOISE_STD) -> Dataset:
+def make_dataset(size: int = DEFAULT_SIZE, seed: int = 0, noise_std: float = NOISE_STD,
+                 goal_indices: tuple[int, ...] = tuple(range(N_GOALS)),
+                 name: str = NAME) -> Dataset:
     """`size` transitions: per start state, one noisy scripted episode toward each goal.
 
     Episodes are 50 steps, stored consecutively; episodes 4g..4g+3 share start
@@ -191,17 +193,18 @@ def make_dataset(size: int = DEFAULT_SIZE, seed: int = 0, noise_std: float = NOI
     if size < HORIZON:
         raise ValueError(f"size must be at least one episode ({HORIZON} transitions), got {size}")
     rng = np.random.default_rng(seed)
-    n_starts = -(-size // (N_GOALS * HORIZON))
+    per_start = len(goal_indices)
+    n_starts = -(-size // (per_start * HORIZON))
     starts = sample_starts(rng, n_starts)
-    n_episodes = n_starts * N_GOALS
-    goals = np.tile(np.arange(N_GOALS), n_starts)
+    n_episodes = n_starts * per_start
+    goals = np.tile(np.asarray(goal_indices), n_starts)
     noise = rng.normal(0.0, noise_std, size=(HORIZON, n_episodes, 2)).astype(np.float32)
 
     observations = np.empty((HORIZON, n_episodes, 2), dtype=np.float32)
     actions = np.empty((HORIZON, n_episodes, 2), dtype=np.float32)
     rewards = np.empty((HORIZON, n_episodes), dtype=np.float32)
     next_observations = np.empty((HORIZON, n_episodes, 2), dtype=np.float32)
-    pos = np.repeat(starts, N_GOALS, axis=0)
+    pos = np.repeat(starts, per_start, axis=0)
     for t in range(HORIZON):
         act = np.clip(scripted_actions(pos, goals) + noise[t], np.float32(-1.0), np.float32(1.0))
         nxt, r = dynamics(pos, act)
@@ -222,7 +225,7 @@ def make_dataset(size: int = DEFAULT_SIZE, seed: int = 0, noise_std: float = NOI
             "timeouts": timeouts.reshape(-1)[:size],
             "next_observations": flat(next_observations),
         },
-        source=f"task:{NAME}",
+        source=f"task:{name}",
     )
 
 
@@ -242,6 +245,28 @@ TASK = register(Task(
     random_return=RANDOM_RETURN,
     expert_return=EXPERT_RETURN,
     make_dataset=make_dataset,
+    expert_policy=expert_policy,
+    optimal_return=None,
+))
+
+
+def make_expert_dataset(size: int = DEFAULT_SIZE // N_GOALS, seed: int = 0) -> Dataset:
+    """Unimodal data: the same noisy controller, every episode toward the best goal."""
+    return make_dataset(size, seed, goal_indices=(BEST_GOAL,), name=f"{NAME}-expert")
+
+
+EXPERT_TASK = register(Task(
+    name=f"{NAME}-expert",
+    env_id=ENV_ID,
+    description="The multigoal environment with unimodal expert data (a check that an "
+                "algorithm learns at all, not a multi-modal test).",
+    recipe="For each start ~ U[-0.1,0.1]^2, one noisy scripted episode toward goal (1,1) "
+           "only; 2000 starts x 50 steps.",
+    horizon=HORIZON,
+    default_size=DEFAULT_SIZE // N_GOALS,
+    random_return=RANDOM_RETURN,
+    expert_return=EXPERT_RETURN,
+    make_dataset=make_expert_dataset,
     expert_policy=expert_policy,
     optimal_return=None,
 ))
