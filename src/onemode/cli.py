@@ -82,6 +82,22 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--task", help="evaluate on this task instead of the run's")
     evaluate.set_defaults(run=_eval)
 
+    bench = commands.add_parser("bench", help="algorithms x tasks x seeds -> tables and figures")
+    bench.add_argument("--tasks", required=True, help="comma-separated task names")
+    bench.add_argument("--algos", required=True, help="comma-separated algorithm names")
+    bench.add_argument("--seeds", type=int, default=4, help="number of seeds, trained together")
+    bench.add_argument("--steps", type=int, default=100_000)
+    bench.add_argument("--eval-every", type=int)
+    bench.add_argument("--eval-episodes", type=int, default=20)
+    bench.add_argument("--size", type=int, help="transitions per task dataset")
+    bench.add_argument("--set", action="append", default=[], metavar="OPTION=VALUE",
+                       help="option for every algorithm that has it, e.g. --set hidden=128,128")
+    bench.add_argument("--sweep", metavar="OPTION=V1,V2,...",
+                       help="one run per value, e.g. --sweep n_components=1,2,5,10,20")
+    bench.add_argument("--out", default="runs/bench")
+    bench.add_argument("--no-progress", action="store_true")
+    bench.set_defaults(run=_bench)
+
     demo = commands.add_parser("demo", help="multigoal data, LOM, its score, in a few minutes")
     demo.add_argument("--out", default="runs/demo")
     demo.set_defaults(run=_demo)
@@ -229,6 +245,32 @@ def _eval(args):
                              args.episodes, EVAL_RESET_SEED)
     print(f"{run.algo_name} on {task.name}, after {run.step:,} updates")
     _print_scores(rollouts, seeds)
+
+
+# ------------------------------------------------------------------ bench
+def _bench(args):
+    from onemode.algos.config import ConfigError
+    from onemode.bench import BenchSpec, run_bench
+
+    def names(text):
+        return tuple(n.strip() for n in text.split(",") if n.strip())
+
+    sweep = None
+    if args.sweep:
+        option, sep, values = args.sweep.partition("=")
+        if not sep or not names(values):
+            raise ConfigError(f"--sweep expects OPTION=V1,V2,..., got '{args.sweep}'")
+        sweep = (option.strip(), names(values))
+    if args.seeds < 1:
+        raise ConfigError(f"--seeds must be >= 1, got {args.seeds}")
+    spec = BenchSpec(tasks=names(args.tasks), algos=names(args.algos),
+                     seeds=tuple(range(args.seeds)), steps=args.steps,
+                     eval_every=args.eval_every or max(1, args.steps // 5),
+                     eval_episodes=args.eval_episodes, size=args.size,
+                     options=tuple(_parse_sets(args.set).items()), sweep=sweep)
+    run_bench(spec, args.out, show_progress=not args.no_progress)
+    print((Path(args.out) / "table.md").read_text())
+    print(f"tables, curves and action figures in {args.out}")
 
 
 # ------------------------------------------------------------------- demo

@@ -1,0 +1,178 @@
+"""Algorithms x tasks x seeds -> tables (mean ± std), learning curves and raw results.
+
+    OUT/runs/TASK/LABEL/   one training run per algorithm (and sweep value), seeds vmapped
+    OUT/results.json       every run's per-seed final scores and its learning curve
+    OUT/table.md, .csv     normalised score, mean ± std over seeds
+    OUT/curves-TASK.png    score against updates, mean ± std over seeds
+    OUT/actions-TASK.png   the dataset's actions beside each policy's (see figures.py)
+
+A finished run leaves `done.json`; running the same bench again skips it and
+resumes a run that was cut off, so an interrupted bench continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from onemode.algos import get_algo
+from onemode.algos.config import ConfigError
+from onemode.fileio import atomic_write
+from onemode.figures import action_figure
+from onemode.runs import RunDir
+from onemode.train import TrainConfig, data_spec, train
+
+
+@dataclasses.dataclass(frozen=True)
+class BenchSpec:
+    tasks: tuple[str, ...]
+    algos: tuple[str, ...]
+    seeds: tuple[int, ...] = (0, 1, 2, 3)
+    steps: int = 100_000
+    eval_every: int = 10_000
+    eval_episodes: int = 20
+    size: int | None = None                  # transitions per dataset; None: the task's default
+    options: tuple[tuple[str, str], ...] = ()  # applied to every algorithm that has the option
+    sweep: tuple[str, tuple[str, ...]] | None = None  # (option, values)
+
+
+def run_label(algo: str, sweep_value: str | None, sweep_name: str | None) -> str:
+    return algo if sweep_value is None else f"{algo}-{sweep_name}={sweep_value}"
+
+
+def algo_config(algo: str, spec: BenchSpec, sweep_value: str | None):
+    """The algorithm's defaults, with the bench's options where the algorithm has them."""
+    config_class = get_algo(algo).Config
+    known = {f.name for f in dataclasses.fields(config_class)}
+    values = {k: v for k, v in spec.options if k in known}
+    if spec.sweep is not None:
+        name = spec.sweep[0]
+        if name not in known:
+            raise ConfigError(f"--sweep {name}: {algo} has no option '{name}'")
+        values[name] = sweep_value
+    return config_class.from_dict(values)
+
+
+def run_bench(spec: BenchSpec, out, show_progress: bool = True, log=print) -> dict:
+    out = Path(out)
+    for option, _ in spec.options:
+        if not any(option in {f.name for f in dataclasses.fields(get_algo(a).Config)}
+                   for a in spec.algos):
+            raise ConfigError(f"--set {option}: none of {', '.join(spec.algos)} has that option")
+    sweep_values = spec.sweep[1] if spec.sweep else (None,)
+    train_config = TrainConfig(steps=spec.steps, seeds=spec.seeds, eval_every=spec.eval_every,
+                               eval_episodes=spec.eval_episodes,
+                               log_every=min(1000, spec.eval_every),
+                               checkpoint_every=spec.eval_every)
+    plan = [(task, algo, value) for task in spec.tasks for algo in spec.algos
+            for value in sweep_values]
+    for task, algo, value in plan:  # validate every config before the first long run
+        algo_config(algo, spec, value)
+    results = {}
+    for i, (task, algo, value) in enumerate(plan, 1):
+        label = run_label(algo, value, spec.sweep[0] if spec.sweep else None)
+        run_dir = out / "runs" / task / label
+        done = run_dir / "done.json"
+        if not done.exists():
+            log(f"[{i}/{len(plan)}] {task} / {label}")
+            resume = (run_dir / "checkpoint.npz").exists()
+            if not resume and run_dir.exists():
+                shutil.rmtree(run_dir)  # cut off before its first checkpoint: start again
+            train(algo, algo_config(algo, spec, value), train_config,
+                  data_spec(task=task, size=spec.size), run_dir, resume=resume,
+                  show_progress=show_progress)
+            atomic_write(done, lambda tmp: tmp.write_text("{}\n"))
+        else:
+            log(f"[{i}/{len(plan)}] {task} / {label}: done, skipped")
+        results.setdefault(task, {})[label] = collect(run_dir, spec.seeds)
+        write_reports(results, out)
+    for task in spec.tasks:
+        run_dirs = {label: out / "runs" / task / label for label in results[task]}
+        atomic_write(out / f"actions-{task}.png", lambda tmp: action_figure(run_dirs, tmp))
+    return results
+
+
+def collect(run_dir: Path, seeds) -> dict:
+    """Per-seed final scores and the learning curve, from the run's evaluation log."""
+    evals = [r for r in RunDir(run_dir).read_metrics() if r["phase"] == "eval"]
+    if not evals:
+        raise ConfigError(f"{run_dir}: no evaluation in the log (does the task have an environment?)")
+    return {"seeds": list(seeds), "final_scores": evals[-1]["score"],
+            "final_returns": evals[-1]["return"],
+            "curve": {"step": [r["step"] for r in evals], "score": [r["score"] for r in evals]}}
+
+
+def write_reports(results: dict, out: Path) -> None:
+    atomic_write(out / "results.json", lambda tmp: tmp.write_text(json.dumps(results, indent=1)))
+    atomic_write(out / "table.md", lambda tmp: tmp.write_text(markdown_table(results)))
+    atomic_write(out / "table.csv", lambda tmp: tmp.write_text(csv_table(results)))
+    for task, runs in results.items():
+        atomic_write(out / f"curves-{task}.png", lambda tmp: plot_curves(task, runs, tmp))
+
+
+def _mean_std(scores) -> tuple[float, float]:
+    return float(np.mean(scores)), float(np.std(scores))
+
+
+def markdown_table(results: dict) -> str:
+    tasks = list(results)
+    labels = list(dict.fromkeys(label for runs in results.values() for label in runs))
+    n_seeds = {len(r["final_scores"]) for runs in results.values() for r in runs.values()}
+    lines = [f"Normalised score (0 random, 100 expert), mean ± std over "
+             f"{'/'.join(map(str, sorted(n_seeds)))} seeds.", "",
+             "| algorithm | " + " | ".join(tasks) + " |",
+             "|---|" + "---|" * len(tasks)]
+    for label in labels:
+        cells = []
+        for task in tasks:
+            run = results[task].get(label)
+            if run is None:
+                cells.append("")
+                continue
+            mean, std = _mean_std(run["final_scores"])
+            best = max(_mean_std(r["final_scores"])[0] for r in results[task].values())
+            cell = f"{mean:.1f} ± {std:.1f}"
+            cells.append(f"**{cell}**" if mean == best else cell)
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def csv_table(results: dict) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["task", "algorithm", "mean", "std", "n_seeds", "per_seed_scores"])
+    for task, runs in results.items():
+        for label, run in runs.items():
+            mean, std = _mean_std(run["final_scores"])
+            writer.writerow([task, label, f"{mean:.3f}", f"{std:.3f}", len(run["final_scores"]),
+                             " ".join(f"{s:.3f}" for s in run["final_scores"])])
+    return buffer.getvalue()
+
+
+def plot_curves(task: str, runs: dict, path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(6, 4))
+    for label, run in runs.items():
+        steps = np.asarray(run["curve"]["step"])
+        scores = np.asarray(run["curve"]["score"])  # (evaluations, seeds)
+        mean, std = scores.mean(axis=1), scores.std(axis=1)
+        axis.plot(steps, mean, label=label, marker="o", markersize=3)
+        axis.fill_between(steps, mean - std, mean + std, alpha=0.2)
+    axis.set_xlabel("updates")
+    axis.set_ylabel("normalised score")
+    axis.set_title(task)
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    with open(path, "wb") as f:
+        figure.savefig(f, format="png", dpi=120)
+    plt.close(figure)

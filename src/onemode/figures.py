@@ -1,0 +1,128 @@
+"""Action-distribution figures, after the LOM paper's Figures 2 and 5.
+
+For a one-dimensional state and action (bandit): the dataset's (s, a) pairs and
+each policy's action as a function of s. For a two-dimensional action
+(multigoal): the dataset's actions around one chosen state and each policy's
+action there. Algorithms with a `mode_report(state, observations, config)`
+(LOM, MDN) also show their mixture components, the selected mode starred.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jax
+import numpy as np
+
+from onemode.algos import get_algo
+from onemode.policy import load_run
+from onemode.runs import RunDir
+from onemode.train import load_data
+
+NEIGHBOURS = 400  # dataset rows nearest the chosen state whose actions are drawn
+
+
+def action_figure(run_dirs: dict[str, Path], path: Path, seed_index: int = 0) -> Path | None:
+    """One panel per run (label -> run directory, all on the same data); None if not drawable."""
+    runs = {label: load_run(d) for label, d in run_dirs.items()}
+    dataset, _ = load_data(next(iter(runs.values())).data_spec)
+    if dataset.act_dim == 1 and dataset.obs_dim == 1:
+        draw = _draw_1d
+    elif dataset.act_dim == 2:
+        draw = _draw_2d
+    else:
+        return None
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    columns = min(3, len(runs) + 1)
+    rows = -(-(len(runs) + 1) // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(4 * columns, 3.6 * rows), squeeze=False)
+    axes = axes.ravel()
+    draw(axes[0], dataset, None, "dataset", seed_index)
+    for axis, (label, run) in zip(axes[1:], runs.items()):
+        draw(axis, dataset, run, label, seed_index)
+    for axis in axes[len(runs) + 1:]:
+        axis.set_visible(False)
+    figure.tight_layout()
+    with open(path, "wb") as f:
+        figure.savefig(f, format="png", dpi=110)
+    plt.close(figure)
+    return Path(path)
+
+
+def _seed_state(run, seed_index):
+    return jax.tree.map(lambda x: x[seed_index], run.state)
+
+
+def _policy_actions(run, observations, seed_index):
+    batch = np.broadcast_to(observations, (len(run.train_config.seeds),) + observations.shape)
+    return np.asarray(run.act(run.state, batch))[seed_index]
+
+
+def _mode_report(run, observations, seed_index):
+    algo = get_algo(run.algo_name)
+    if not hasattr(algo, "mode_report"):
+        return None
+    stats = RunDir(run.path).read_stats()
+    report = algo.mode_report(_seed_state(run, seed_index), stats.normalize(observations),
+                              run.algo_config)
+    mixture = report["mixture"]
+    return (np.asarray(jax.nn.softmax(mixture.logits)), np.asarray(mixture.means),
+            np.exp(np.asarray(mixture.log_stds)), report.get("best_mode"))
+
+
+def _draw_1d(axis, dataset, run, label, seed_index):
+    rng = np.random.default_rng(0)
+    rows = rng.choice(len(dataset), min(3000, len(dataset)), replace=False)
+    axis.scatter(dataset.observations[rows, 0], dataset.actions[rows, 0], s=2, c="0.7",
+                 label="dataset")
+    if run is not None:
+        states = np.linspace(dataset.observations.min(), dataset.observations.max(), 200,
+                             dtype=np.float32)[:, None]
+        axis.plot(states[:, 0], _policy_actions(run, states, seed_index)[:, 0], c="C0", lw=2,
+                  label="policy")
+        coarse = states[::10]
+        report = _mode_report(run, coarse, seed_index)
+        if report is not None:
+            alpha, means, _, best = report
+            for m in range(alpha.shape[1]):
+                axis.scatter(coarse[:, 0], means[:, m, 0], s=60 * alpha[:, m], c="C1",
+                             alpha=0.6, label="components" if m == 0 else None)
+            if best is not None:
+                chosen = means[np.arange(len(coarse)), np.asarray(best), 0]
+                axis.scatter(coarse[:, 0], chosen, marker="*", s=80, c="C3", label="selected")
+    axis.set(title=label, xlabel="state", ylabel="action", ylim=(-1.1, 1.1))
+    axis.legend(fontsize=7, loc="lower right")
+
+
+def _chosen_state(dataset) -> np.ndarray:
+    """The mean first observation of the episodes: where the modes conflict most."""
+    starts = np.array([s.start for s in dataset.episode_slices])
+    return dataset.observations[starts].mean(axis=0, keepdims=True).astype(np.float32)
+
+
+def _draw_2d(axis, dataset, run, label, seed_index):
+    from matplotlib.patches import Ellipse
+
+    state = _chosen_state(dataset)
+    distance = np.linalg.norm(dataset.observations - state, axis=1)
+    near = np.argsort(distance)[:NEIGHBOURS]
+    axis.scatter(dataset.actions[near, 0], dataset.actions[near, 1], s=4, c="0.7",
+                 label="dataset")
+    if run is not None:
+        report = _mode_report(run, state, seed_index)
+        if report is not None:
+            alpha, means, stds, best = report
+            for m in range(alpha.shape[1]):
+                axis.add_patch(Ellipse(means[0, m], 2 * stds[0, m, 0], 2 * stds[0, m, 1],
+                                       fc="C1", alpha=min(0.8, 0.1 + alpha[0, m])))
+            if best is not None:
+                axis.scatter(*means[0, int(np.asarray(best)[0])], marker="*", s=160, c="C3",
+                             label="selected mode", zorder=3)
+        action = _policy_actions(run, state, seed_index)[0]
+        axis.scatter(*action, marker="X", s=120, c="C0", label="policy", zorder=4)
+    axis.set(title=label, xlabel="action 1", ylabel="action 2", xlim=(-1.3, 1.3),
+             ylim=(-1.3, 1.3), aspect="equal")
+    axis.legend(fontsize=7, loc="lower left")
