@@ -1,0 +1,94 @@
+"""MDN: behaviour cloning with a Gaussian mixture (mixture density network, Bishop 1994).
+
+Equation numbers refer to the LOM paper (shared/paper/lom-paper.md), whose
+Section 5.1 fits the same model as LOM's behaviour policy:
+
+  pi_rho(a | s) = sum_i alpha_i(s) N(a; mu_i(s), sigma_i(s))             (Eq. 2, 14)
+  rho <- argmin -E_{(s, a) ~ D} [log pi_rho(a | s)]                      (Eq. 15)
+
+Acting takes the mean of the most probable component, mu_{argmax_i alpha_i(s)}(s):
+one mode's action rather than the average of all of them, but chosen by how
+often the data takes it, not by its return (the MDN baseline of the LOM
+paper's Table 2 and Figure 2c).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from functools import partial
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+from flax.training.train_state import TrainState
+
+from onemode.algos.base import Phase
+from onemode.algos.common import make_state
+from onemode.algos.config import AlgoConfig, check
+from onemode.nets import Mixture, MixtureDensityNet, mixture_log_prob
+
+
+@dataclasses.dataclass(frozen=True)
+class Config(AlgoConfig):
+    """MDN hyper-parameters: those of LOM's behaviour model, pi_rho.
+
+    M = 10 components (LOM paper Section 6.3 / Figure 3: on the full-replay datasets
+    performance rises up to M = 10 and no further; Table 3 defers M to that figure),
+    hidden 512-512 (Table 3, pi_rho), batch 256 and Adam lr 1e-3 (`lom.Config.mdn_lr`,
+    `lom.Config.batch_size`).
+    """
+
+    n_components: int = 10   # M
+    hidden: tuple[int, ...] = (512, 512)
+    batch_size: int = 256
+    lr: float = 1e-3
+
+    def validate(self):
+        check(self.n_components >= 1, f"n_components (M) must be >= 1, got {self.n_components}")
+        check(len(self.hidden) >= 1 and min(self.hidden) >= 1,
+              f"hidden needs positive widths, got {self.hidden}")
+        check(self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}")
+        check(self.lr > 0, f"lr must be > 0, got {self.lr}")
+
+
+class State(NamedTuple):
+    mdn: TrainState        # pi_rho
+
+
+def init(key, obs_dim: int, act_dim: int, config: Config) -> State:
+    net = MixtureDensityNet(config.hidden, act_dim, config.n_components)
+    return State(make_state(net, key, config.lr, jnp.zeros((1, obs_dim))))
+
+
+def update(state: State, batch, key, config: Config):
+    """Eq. 15: minimise -log pi_rho(a | s) (log-sum-exp over components) on dataset pairs."""
+    del key, config
+
+    def nll(params):
+        mixture = state.mdn.apply_fn(params, batch.observations)
+        return -mixture_log_prob(batch.actions, mixture).mean()
+
+    loss, grads = jax.value_and_grad(nll)(state.mdn.params)
+    return State(state.mdn.apply_gradients(grads=grads)), {"mdn_nll": loss}
+
+
+def holdout_metrics(state: State, holdout) -> dict:
+    mixture = state.mdn.apply_fn(state.mdn.params, holdout.observations)
+    return {"mdn_holdout_nll": -mixture_log_prob(holdout.actions, mixture).mean()}
+
+
+def phases(config: Config) -> tuple[Phase, ...]:
+    return (Phase("main", None, partial(update, config=config), holdout_metrics),)
+
+
+def most_probable_mean(mixture: Mixture):
+    """mu_{u}(s) with u = argmax_i alpha_i(s): (..., M, A) means -> (..., A)."""
+    best = jnp.argmax(mixture.logits, axis=-1)
+    return jnp.take_along_axis(mixture.means, best[..., None, None], axis=-2)[..., 0, :]
+
+
+def act(state: State, observations, config: Config):
+    """The most probable component's mean, clipped to [-1, 1] (observations normalised)."""
+    del config
+    return jnp.clip(most_probable_mean(state.mdn.apply_fn(state.mdn.params, observations)),
+                    -1.0, 1.0)
