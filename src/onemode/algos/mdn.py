@@ -92,3 +92,10 @@ def act(state: State, observations, config: Config):
     del config
     return jnp.clip(most_probable_mean(state.mdn.apply_fn(state.mdn.params, observations)),
                     -1.0, 1.0)
+
+
+def mode_report(state: State, observations, config: Config):
+    """Per state: the mixture, and the component acting uses (the most probable)."""
+    del config
+    mixture = state.mdn.apply_fn(state.mdn.params, observations)
+    return {"mixture": mixture, "best_mode": jnp.argmax(mixture.logits, axis=-1)}

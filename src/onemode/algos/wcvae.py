@@ -1,0 +1,240 @@
+"""WCVAE: advantage-weighted conditional VAE, a baseline of the LOM paper (App. C.1, Eq. 40).
+
+An encoder E(z|s,a), a decoder D(a|z,s) and the prior p(z|s) = N(0, I) maximise
+
+  E_{(s,a)~D, z~E(.|s,a)}[w(s,a) log D(a|z,s) - w(s,a) KL(E(.|s,a) || p(.|s))]        (Eq. 40)
+
+  w(s,a) = exp_clip(A^{pi_b}(s,a) / beta),  clipped to (0, C]
+
+Eq. 40 is E_{pi_b}[w ELBO] = Z E_{w pi_b / Z}[ELBO]: maximum likelihood (through
+its evidence lower bound) on the behaviour data reweighted by w, so the
+model's marginal pi(a|s) = E_{z~p} D(a|z,s) fits w(s,a) pi_b(a|s), every mode
+kept. This weighting is GOPlan's (Wang et al., 2024b).
+
+Every step (one "main" phase):
+  Q, V   <- the behaviour critic shared with WCGAN (`onemode.algos.wcgan`):
+            SARSA Q of pi_b, V(s) regressed onto Q(s, a) so V = E_{a~pi_b} Q
+  A      =  Q(s, a) - V(s),  w = exp_clip(A / beta)
+  E, D   <- -Eq. 40: E[w (-log D(a|z,s))] + E[w KL(E(.|s,a) || N(0, I))],
+            one reparameterised z ~ E(.|s,a) per pair
+
+E(z|s,a) and D(a|z,s) are diagonal Gaussians with MLP means; E's sigma is an
+MLP output, D's sigma is fixed (`decoder_std`) or learned state-independent.
+
+Acting is deterministic: the decoder's mean at the prior's mean, mu_D(0, s)
+(the usual rule of VAE-based offline RL policies); or, with
+`act_candidates = K > 1`, the decoded mean of highest Q among z = 0 and K - 1
+fixed draws of z ~ N(0, I). (The authors' CVAE baseline,
+github.com/MianchuWang/LOM agents/cvae.py, decodes a random z ~ N(0, I) at
+every step, which is not deterministic.)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from functools import partial
+from typing import NamedTuple
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+from flax.training.train_state import TrainState
+
+from onemode.algos.base import Phase
+from onemode.algos.common import make_state
+from onemode.algos.config import AlgoConfig, check
+from onemode.algos.wcgan import (ACT_KEY, BehaviourCritic, advantage_weights, best_by_q,
+                                 init_behaviour_critic, update_behaviour_critic)
+from onemode.nets import LOG_STD_MIN, MLP, clamp_log_std, gaussian_log_prob, sample_gaussian
+
+
+@dataclasses.dataclass(frozen=True)
+class Config(AlgoConfig):
+    """WCVAE hyper-parameters.
+
+    The objective is the LOM paper's Eq. 40 (App. C.1) with GOPlan's weight
+    w = exp_clip(A / beta) (Wang et al., 2024b). The paper states no
+    hyper-parameters for its baselines, so: `beta`, `weight_clip`, `polyak`,
+    `target_update_every` and `discount` are LOM's (Table 3), as in WCGAN;
+    the widths (256) are those of the authors' code (github.com/MianchuWang/LOM,
+    networks/networks.py, whose CVAE has 64 latent dimensions; BCQ's VAE,
+    Fujimoto et al. 2019, has 2 x act_dim). A latent dimension the data does
+    not need costs nothing: the KL term returns it to the prior.
+
+    `decoder_std` fixes D's sigma (the authors' CVAE, with its squared-error
+    reconstruction, fixes it too). A learned sigma (`decoder_std=0`) lets the
+    decoder explain several action modes as one wide Gaussian and ignore z
+    (posterior collapse): on the `bandit` task it fits the four branches as one
+    Gaussian, where a fixed sigma of 0.1 separates them.
+
+    `normalize_weights` divides w by its minibatch mean: a constant factor on
+    w leaves Eq. 40's optimum unchanged, and the step size then does not
+    depend on the advantages' scale.
+    """
+
+    hidden: tuple[int, ...] = (256, 256)
+    batch_size: int = 256
+    discount: float = 0.99
+    beta: float = 5.0                 # advantage temperature of w
+    weight_clip: float = 50.0         # C
+    normalize_weights: bool = True
+    latent_dim: int = 8               # z ~ N(0, I_latent_dim)
+    decoder_std: float = 0.1          # sigma of D(a|z,s); 0: learned (state-independent)
+    vae_lr: float = 3e-4              # encoder and decoder
+    critic_lr: float = 3e-4           # Q and V
+    polyak: float = 0.995             # rho
+    target_update_every: int = 2
+    act_candidates: int = 1           # 1: mean of D(.|0, s); K > 1: best of K by Q
+
+    def validate(self):
+        check(len(self.hidden) >= 1 and min(self.hidden) >= 1,
+              f"hidden needs positive widths, got {self.hidden}")
+        check(self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}")
+        check(0 <= self.discount < 1, f"discount must be in [0, 1), got {self.discount}")
+        check(self.beta > 0, f"beta must be > 0, got {self.beta}")
+        check(self.weight_clip > 0, f"weight_clip (C) must be > 0, got {self.weight_clip}")
+        check(self.latent_dim >= 1, f"latent_dim must be >= 1, got {self.latent_dim}")
+        check(self.decoder_std == 0 or math.exp(LOG_STD_MIN) <= self.decoder_std <= 1,
+              f"decoder_std must be 0 (learned) or in [{math.exp(LOG_STD_MIN):.4f}, 1], "
+              f"got {self.decoder_std}")
+        for name in ("vae_lr", "critic_lr"):
+            check(getattr(self, name) > 0, f"{name} must be > 0, got {getattr(self, name)}")
+        check(0 <= self.polyak < 1, f"polyak (rho) must be in [0, 1), got {self.polyak}")
+        check(self.target_update_every >= 1,
+              f"target_update_every must be >= 1, got {self.target_update_every}")
+        check(self.act_candidates >= 1, f"act_candidates must be >= 1, got {self.act_candidates}")
+
+
+class State(NamedTuple):
+    critic: BehaviourCritic
+    vae: TrainState        # encoder E and decoder D
+    step: jax.Array        # updates done
+
+
+def clamp_log_std_passing_gradient(log_std):
+    """`clamp_log_std`'s value with the gradient of the identity.
+
+    A hard clip has zero gradient outside its range, and the range's top, sigma = 1,
+    is where the decoder's sigma starts and where the encoder's sigma meets the
+    prior's: a log sigma pushed above it by one step would never come back, and a
+    latent with sigma stuck at 1 carries nothing (posterior collapse).
+    """
+    return log_std + jax.lax.stop_gradient(clamp_log_std(log_std) - log_std)
+
+
+class ConditionalVAE(nn.Module):
+    """E(z|s,a) = N(mu_E(s,a), sigma_E(s,a)); D(a|z,s) = N(mu_D(z,s), sigma_D)."""
+
+    hidden: tuple[int, ...]
+    act_dim: int
+    latent_dim: int
+    decoder_std: float = 0.0  # 0: learned
+
+    def setup(self):
+        self.encoder = MLP(self.hidden, 2 * self.latent_dim)
+        self.decoder = MLP(self.hidden, self.act_dim)
+        if self.decoder_std == 0:
+            self.decoder_log_std = self.param("decoder_log_std", nn.initializers.zeros,
+                                              (self.act_dim,))
+
+    def encode(self, observations, actions):
+        out = self.encoder(jnp.concatenate([observations, actions], -1))
+        return (out[..., : self.latent_dim],
+                clamp_log_std_passing_gradient(out[..., self.latent_dim:]))
+
+    def decode(self, latents, observations):
+        mean = self.decoder(jnp.concatenate([observations, latents], -1))
+        if self.decoder_std > 0:
+            return mean, jnp.full_like(mean, math.log(self.decoder_std))
+        return mean, jnp.broadcast_to(clamp_log_std_passing_gradient(self.decoder_log_std),
+                                     mean.shape)
+
+    def __call__(self, observations, actions):  # for `init`: touches every parameter
+        mean, _ = self.encode(observations, actions)
+        return self.decode(mean, observations)
+
+
+def init(key, obs_dim: int, act_dim: int, config: Config) -> State:
+    obs, act = jnp.zeros((1, obs_dim)), jnp.zeros((1, act_dim))
+    k_critic, k_vae = jax.random.split(key)
+    return State(
+        critic=init_behaviour_critic(k_critic, obs_dim, act_dim, config.hidden, config.critic_lr),
+        vae=make_state(ConditionalVAE(config.hidden, act_dim, config.latent_dim,
+                                      config.decoder_std), k_vae,
+                       config.vae_lr, obs, act),
+        step=jnp.zeros((), jnp.int32),
+    )
+
+
+def kl_to_unit_gaussian(mean, log_std):
+    """KL(N(mean, diag(exp(log_std)^2)) || N(0, I)), summed over the last axis."""
+    return 0.5 * jnp.sum(mean**2 + jnp.exp(2 * log_std) - 1.0 - 2 * log_std, axis=-1)
+
+
+def negative_elbo(vae: TrainState, params, observations, actions, key):
+    """Per pair: -log D(a|z,s) + KL(E(.|s,a) || N(0, I)), z ~ E(.|s,a) reparameterised."""
+    z_mean, z_log_std = vae.apply_fn(params, observations, actions, method="encode")
+    z = sample_gaussian(key, z_mean, z_log_std)
+    a_mean, a_log_std = vae.apply_fn(params, z, observations, method="decode")
+    reconstruction = -gaussian_log_prob(actions, a_mean, a_log_std)
+    return reconstruction, kl_to_unit_gaussian(z_mean, z_log_std)
+
+
+def update_vae(state: State, batch, weight, key):
+    """-Eq. 40: E[w (-log D(a|z,s)) + w KL(E(.|s,a) || p(.|s))]."""
+
+    def loss_fn(params):
+        reconstruction, kl = negative_elbo(state.vae, params, batch.observations, batch.actions,
+                                           key)
+        return jnp.mean(weight * (reconstruction + kl)), (reconstruction, kl)
+
+    (loss, (reconstruction, kl)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+        state.vae.params)
+    metrics = {"vae_loss": loss, "reconstruction_nll": reconstruction.mean(), "kl": kl.mean()}
+    return state.vae.apply_gradients(grads=grads), metrics
+
+
+def update(state: State, batch, key, config: Config):
+    """Behaviour critic, then one step on the weighted ELBO (Eq. 40)."""
+    critic, critic_metrics = update_behaviour_critic(state.critic, batch, state.step, config)
+    weight, weight_metrics = advantage_weights(critic, batch, config)
+    vae, vae_metrics = update_vae(state._replace(critic=critic), batch, weight, key)
+    return State(critic, vae, state.step + 1), {**critic_metrics, **weight_metrics, **vae_metrics}
+
+
+def phases(config: Config) -> tuple[Phase, ...]:
+    return (Phase("main", None, partial(update, config=config)),)
+
+
+def decode_mean(state: State, latents, observations):
+    """The decoder's mean action mu_D(z, s), broadcast over leading axes of `latents`."""
+    states = jnp.broadcast_to(observations, latents.shape[:-1] + observations.shape[-1:])
+    return state.vae.apply_fn(state.vae.params, latents, states, method="decode")[0]
+
+
+def candidates(state: State, observations, config: Config):
+    """The acting candidates (K, B, A): mu_D(0, s), then mu_D(z_k, s) for K - 1 fixed draws z_k."""
+    k = config.act_candidates
+    latents = jax.random.normal(jax.random.PRNGKey(ACT_KEY), (k, 1, config.latent_dim))
+    latents = jnp.broadcast_to(latents.at[0].set(0.0),
+                               (k,) + observations.shape[:-1] + (config.latent_dim,))
+    return jnp.clip(decode_mean(state, latents, observations), -1.0, 1.0)
+
+
+def act(state: State, observations, config: Config):
+    """mu_D(0, s), or the best of `act_candidates` decoded means by Q (actions in [-1, 1])."""
+    actions = candidates(state, observations, config)
+    if config.act_candidates > 1:
+        return best_by_q(state.critic, observations, actions)
+    return actions[0]
+
+
+def sample_actions(state: State, observations, key, n_samples: int, config: Config):
+    """n_samples draws of the model's pi(.|s): z ~ N(0, I), a ~ D(.|z, s): (n_samples, B, A)."""
+    k_latent, k_action = jax.random.split(key)
+    latents = jax.random.normal(k_latent, (n_samples,) + observations.shape[:-1]
+                                + (config.latent_dim,))
+    states = jnp.broadcast_to(observations, latents.shape[:-1] + observations.shape[-1:])
+    mean, log_std = state.vae.apply_fn(state.vae.params, latents, states, method="decode")
+    return jnp.clip(sample_gaussian(k_action, mean, log_std), -1.0, 1.0)
