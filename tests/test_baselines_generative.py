@@ -190,6 +190,7 @@ def bandit_samples(name, beta, steps, tmp_path, n_samples=2000):
     return np.stack(samples), result  # (seeds, n_samples, states)
 
 
+@pytest.mark.slow  # ~50 s for both models; `make test-slow`
 @pytest.mark.parametrize("name", MODULES)
 def test_unweighted_model_keeps_the_action_modes_apart(name, tmp_path):
     """beta large: w ~ 1, plain conditional generation of the four-branch data.
@@ -207,6 +208,7 @@ def test_unweighted_model_keeps_the_action_modes_apart(name, tmp_path):
     assert np.all(in_gap <= 0.15), in_gap
 
 
+@pytest.mark.slow  # ~50 s for both models; `make test-slow`
 @pytest.mark.parametrize("name", MODULES)
 def test_advantage_weights_select_the_rewarded_modes(name, tmp_path):
     """beta small: w = 50 on the rewarded branches (sign(a) = sign(s)), ~0 elsewhere, so
