@@ -293,12 +293,16 @@ def phases(config: Config) -> tuple[Phase, ...]:
     return (Phase("main", None, partial(update, config=config)),)
 
 
+def candidate_latents(k: int, batch_shape, dim: int):
+    """(k, *batch_shape, dim): z = 0 first, then k - 1 fixed draws, the same for every state."""
+    latents = jax.random.normal(jax.random.PRNGKey(ACT_KEY), (k,) + (1,) * len(batch_shape) + (dim,))
+    return jnp.broadcast_to(latents.at[0].set(0.0), (k,) + tuple(batch_shape) + (dim,))
+
+
 def candidates(state: State, observations, config: Config):
     """The acting candidates (K, B, A): pi(s, 0), then pi(s, z_k) for K - 1 fixed draws z_k."""
     k = config.act_candidates
-    noise = jax.random.normal(jax.random.PRNGKey(ACT_KEY), (k, 1, config.noise_dim))
-    noise = jnp.broadcast_to(noise.at[0].set(0.0),
-                             (k,) + observations.shape[:-1] + (config.noise_dim,))
+    noise = candidate_latents(k, observations.shape[:-1], config.noise_dim)
     states = jnp.broadcast_to(observations, (k,) + observations.shape)
     return jnp.clip(state.generator.apply_fn(state.generator_ema, states, noise), -1.0, 1.0)
 

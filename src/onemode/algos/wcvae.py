@@ -44,7 +44,7 @@ from flax.training.train_state import TrainState
 from onemode.algos.base import Phase
 from onemode.algos.common import make_state
 from onemode.algos.config import AlgoConfig, check
-from onemode.algos.wcgan import (ACT_KEY, BehaviourCritic, advantage_weights, best_by_q,
+from onemode.algos.wcgan import (BehaviourCritic, candidate_latents, advantage_weights, best_by_q,
                                  init_behaviour_critic, update_behaviour_critic)
 from onemode.nets import LOG_STD_MIN, MLP, clamp_log_std, gaussian_log_prob, sample_gaussian
 
@@ -215,10 +215,7 @@ def decode_mean(state: State, latents, observations):
 
 def candidates(state: State, observations, config: Config):
     """The acting candidates (K, B, A): mu_D(0, s), then mu_D(z_k, s) for K - 1 fixed draws z_k."""
-    k = config.act_candidates
-    latents = jax.random.normal(jax.random.PRNGKey(ACT_KEY), (k, 1, config.latent_dim))
-    latents = jnp.broadcast_to(latents.at[0].set(0.0),
-                               (k,) + observations.shape[:-1] + (config.latent_dim,))
+    latents = candidate_latents(config.act_candidates, observations.shape[:-1], config.latent_dim)
     return jnp.clip(decode_mean(state, latents, observations), -1.0, 1.0)
 
 
