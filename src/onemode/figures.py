@@ -15,6 +15,7 @@ import jax
 import numpy as np
 
 from onemode.algos import get_algo
+from onemode.fileio import atomic_write
 from onemode.policy import load_run
 from onemode.runs import RunDir
 from onemode.train import load_data
@@ -23,7 +24,10 @@ NEIGHBOURS = 400  # dataset rows nearest the chosen state whose actions are draw
 
 
 def action_figure(run_dirs: dict[str, Path], path: Path, seed_index: int = 0) -> Path | None:
-    """One panel per run (label -> run directory, all on the same data); None if not drawable."""
+    """One panel per run (label -> run directory, all on the same data), written atomically.
+
+    Returns None, writing nothing, when the data's dimensions have no drawing.
+    """
     runs = {label: load_run(d) for label, d in run_dirs.items()}
     dataset, _ = load_data(next(iter(runs.values())).data_spec)
     if dataset.act_dim == 1 and dataset.obs_dim == 1:
@@ -46,8 +50,12 @@ def action_figure(run_dirs: dict[str, Path], path: Path, seed_index: int = 0) ->
     for axis in axes[len(runs) + 1:]:
         axis.set_visible(False)
     figure.tight_layout()
-    with open(path, "wb") as f:
-        figure.savefig(f, format="png", dpi=110)
+
+    def save(tmp):
+        with open(tmp, "wb") as f:
+            figure.savefig(f, format="png", dpi=110)
+
+    atomic_write(path, save)
     plt.close(figure)
     return Path(path)
 
