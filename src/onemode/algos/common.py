@@ -8,9 +8,10 @@ import optax
 from flax.training.train_state import TrainState
 
 
-def make_state(net, key, lr: float, *inputs) -> TrainState:
-    """A network's parameters and its Adam optimiser."""
-    return TrainState.create(apply_fn=net.apply, params=net.init(key, *inputs), tx=optax.adam(lr))
+def make_state(net, key, lr: float, *inputs, b1: float = 0.9) -> TrainState:
+    """A network's parameters and its Adam optimiser (`b1`: Adam's first-moment decay)."""
+    return TrainState.create(apply_fn=net.apply, params=net.init(key, *inputs),
+                             tx=optax.adam(lr, b1=b1))
 
 
 def q_value(critic: TrainState, params, observations, actions):

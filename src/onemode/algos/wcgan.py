@@ -215,22 +215,17 @@ class Discriminator(nn.Module):
         return MLP(self.hidden, 1)(jnp.concatenate([observations, actions], -1))[..., 0]
 
 
-def _adam_state(net, key, lr: float, beta1: float, *inputs) -> TrainState:
-    return TrainState.create(apply_fn=net.apply, params=net.init(key, *inputs),
-                             tx=optax.adam(lr, b1=beta1))
-
-
 def init(key, obs_dim: int, act_dim: int, config: Config) -> State:
     obs, act = jnp.zeros((1, obs_dim)), jnp.zeros((1, act_dim))
     k_critic, k_gen, k_dis = jax.random.split(key, 3)
-    generator = _adam_state(Generator(config.hidden, act_dim), k_gen, config.generator_lr,
-                            config.adam_beta1, obs, jnp.zeros((1, config.noise_dim)))
+    generator = make_state(Generator(config.hidden, act_dim), k_gen, config.generator_lr, obs,
+                           jnp.zeros((1, config.noise_dim)), b1=config.adam_beta1)
     return State(
         critic=init_behaviour_critic(k_critic, obs_dim, act_dim, config.hidden, config.critic_lr),
         generator=generator,
         generator_ema=generator.params,
-        discriminator=_adam_state(Discriminator(config.hidden), k_dis, config.discriminator_lr,
-                                  config.adam_beta1, obs, act),
+        discriminator=make_state(Discriminator(config.hidden), k_dis, config.discriminator_lr,
+                                 obs, act, b1=config.adam_beta1),
         step=jnp.zeros((), jnp.int32),
     )
 
