@@ -1,5 +1,6 @@
 """Algorithms x tasks x seeds -> tables (mean ± std), learning curves and raw results.
 
+    OUT/data/TASK.npz      each task's dataset, generated once and shared by every run
     OUT/runs/TASK/LABEL/   one training run per algorithm (and sweep value), seeds vmapped
     OUT/results.json       every run's per-seed final scores and its learning curve
     OUT/table.md, .csv     normalised score, mean ± std over seeds
@@ -23,9 +24,11 @@ import numpy as np
 
 from onemode.algos import get_algo
 from onemode.algos.config import ConfigError
+from onemode.data import save_dataset
 from onemode.fileio import atomic_write
 from onemode.figures import action_figure
 from onemode.runs import RunDir
+from onemode.tasks import get_task
 from onemode.train import TrainConfig, data_spec, train
 
 
@@ -59,6 +62,21 @@ def algo_config(algo: str, spec: BenchSpec, sweep_value: str | None):
     return config_class.from_dict(values)
 
 
+def task_data(task_name: str, size: int | None, out: Path, log=print) -> Path:
+    """The task's dataset as a file under OUT/data, generated on first use.
+
+    Every algorithm of a bench then trains on the same transitions, and the
+    simulated tasks (Fetch: minutes of MuJoCo) are generated once, not per run.
+    """
+    task = get_task(task_name)
+    size = size or task.default_size
+    path = out / "data" / f"{task_name}-{size}.npz"
+    if not path.exists():
+        log(f"generating {task_name} data ({size:,} transitions) -> {path}")
+        save_dataset(task.make_dataset(size, 0), path)
+    return path
+
+
 def run_bench(spec: BenchSpec, out, show_progress: bool = True, log=print) -> dict:
     out = Path(out)
     for option, _ in spec.options:
@@ -84,8 +102,9 @@ def run_bench(spec: BenchSpec, out, show_progress: bool = True, log=print) -> di
             resume = (run_dir / "checkpoint.npz").exists()
             if not resume and run_dir.exists():
                 shutil.rmtree(run_dir)  # cut off before its first checkpoint: start again
+            data = task_data(task, spec.size, out, log)
             train(algo, algo_config(algo, spec, value), train_config,
-                  data_spec(task=task, size=spec.size), run_dir, resume=resume,
+                  data_spec(task=task, dataset=data), run_dir, resume=resume,
                   show_progress=show_progress)
             atomic_write(done, lambda tmp: tmp.write_text("{}\n"))
         else:

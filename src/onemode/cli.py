@@ -82,6 +82,18 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--task", help="evaluate on this task instead of the run's")
     evaluate.set_defaults(run=_eval)
 
+    render = commands.add_parser("render", help="film a trained run's policy as an animated GIF")
+    render.add_argument("run_dir")
+    render.add_argument("--episodes", type=int, default=2, help="episodes, one after another")
+    render.add_argument("--out", help="GIF file (default RUN_DIR/policy.gif)")
+    render.add_argument("--seed-index", type=int, default=0,
+                        help="which of the seeds trained together (0: the first)")
+    render.add_argument("--fps", type=float, help="frames per second (default: the env's)")
+    render.add_argument("--width", type=int, default=320)
+    render.add_argument("--height", type=int, default=320)
+    render.add_argument("--task", help="render in this task instead of the run's")
+    render.set_defaults(run=_render)
+
     bench = commands.add_parser("bench", help="algorithms x tasks x seeds -> tables and figures")
     bench.add_argument("--tasks", required=True, help="comma-separated task names")
     bench.add_argument("--algos", required=True, help="comma-separated algorithm names")
@@ -245,6 +257,27 @@ def _eval(args):
                              args.episodes, EVAL_RESET_SEED)
     print(f"{run.algo_name} on {task.name}, after {run.step:,} updates")
     _print_scores(rollouts, seeds)
+
+
+# ----------------------------------------------------------------- render
+def _render(args):
+    from onemode.render import use_headless_gl
+    use_headless_gl()   # before anything can import MuJoCo's GL
+    from onemode.policy import load_run
+    from onemode.render import render_run, run_task
+
+    run = load_run(args.run_dir)
+    task = run_task(run, args.task)
+    out = args.out or Path(run.path) / "policy.gif"
+    result = render_run(run, task, out, episodes=args.episodes, seed_index=args.seed_index,
+                        fps=args.fps, width=args.width, height=args.height)
+    seed = run.train_config.seeds[args.seed_index]
+    print(f"wrote {result.path} ({result.frames} frames, {args.width}x{args.height}, "
+          f"{result.fps:g} fps): {run.algo_name} seed {seed} on {task.name}, "
+          f"after {run.step:,} updates")
+    for e, ret in enumerate(result.returns):
+        print(f"episode {e + 1}: return {ret:8.2f}   normalised score "
+              f"{float(task.normalized_score(ret)):6.1f}")
 
 
 # ------------------------------------------------------------------ bench

@@ -133,6 +133,75 @@ def rollout(policy: Callable[[np.ndarray], np.ndarray], starts: np.ndarray,
     return pos, returns
 
 
+# ------------------------------------------------------------------- drawing
+# Colours of `draw_scene` (RGB).
+BACKGROUND = (250, 250, 250)
+ARENA = (205, 205, 205)              # the [-1.5, 1.5]^2 box positions are clipped to
+START_AREA = (228, 228, 228)         # where episodes start
+BEST_GOAL_COLOUR = (230, 160, 20)    # pays 2 per step
+GOAL_COLOUR = (120, 140, 200)        # pay 1 per step
+TRAIL_COLOUR = (90, 150, 230)
+POINT_COLOUR = (210, 40, 40)
+
+
+def draw_scene(trail: np.ndarray, width: int = 320, height: int = 320) -> np.ndarray:
+    """An RGB image (height, width, 3) uint8 of the arena, the goals and the path so far.
+
+    `trail` is (T, 2) positions, oldest first; the last one is drawn as the mass.
+    Goals are drawn at their true reach (0.1); the best goal has a ring around it.
+    """
+    image = np.empty((height, width, 3), dtype=np.uint8)
+    image[:] = BACKGROUND
+    scale = 0.95 * min(width, height) / (2 * float(BOUND))    # pixels per unit, 5% margin
+    centre = np.array([width / 2, height / 2])
+
+    def to_pixels(points):  # world (x, y), y up -> image (column, row), row down
+        points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+        return centre + scale * points * np.array([1.0, -1.0])
+
+    rows, cols = np.mgrid[0:height, 0:width]
+
+    def fill_box(low, high, colour):
+        (c0, r1), (c1, r0) = to_pixels([low, high])
+        image[(cols >= c0) & (cols <= c1) & (rows >= r0) & (rows <= r1)] = colour
+
+    def disc(point, radius):
+        c, r = to_pixels(point)[0]
+        return (cols - c) ** 2 + (rows - r) ** 2 <= radius ** 2
+
+    fill_box((-BOUND, -BOUND), (BOUND, BOUND), ARENA)
+    inset = 1.0 / scale     # one pixel: leaves the arena's edge as its outline
+    fill_box((-BOUND + inset, -BOUND + inset), (BOUND - inset, BOUND - inset), BACKGROUND)
+    fill_box((-START_RANGE, -START_RANGE), (START_RANGE, START_RANGE), START_AREA)
+
+    goal_radius = max(3.0, float(REACH) * scale)
+    for i, goal in enumerate(GOALS):
+        if i == BEST_GOAL:
+            ring = disc(goal, goal_radius + 4) & ~disc(goal, goal_radius + 2)
+            image[ring] = BEST_GOAL_COLOUR
+        image[disc(goal, goal_radius)] = BEST_GOAL_COLOUR if i == BEST_GOAL else GOAL_COLOUR
+
+    trail = np.asarray(trail, dtype=np.float64).reshape(-1, 2)
+    _draw_polyline(image, to_pixels(trail), TRAIL_COLOUR)
+    if len(trail):
+        image[disc(trail[-1], max(3.0, 0.05 * scale))] = POINT_COLOUR
+    return image
+
+
+def _draw_polyline(image: np.ndarray, points: np.ndarray, colour) -> None:
+    """Paint straight segments between consecutive pixel positions, 2 pixels wide."""
+    if len(points) < 2:
+        return
+    samples = [np.linspace(a, b, int(np.ceil(np.abs(b - a).max())) + 2)
+               for a, b in zip(points[:-1], points[1:])]
+    pixels = np.rint(np.concatenate(samples)).astype(np.int64)
+    pixels = np.concatenate([pixels, pixels + [1, 0], pixels + [0, 1], pixels + [1, 1]])
+    height, width = image.shape[:2]
+    inside = ((pixels[:, 0] >= 0) & (pixels[:, 0] < width)
+              & (pixels[:, 1] >= 0) & (pixels[:, 1] < height))
+    image[pixels[inside, 1], pixels[inside, 0]] = colour
+
+
 # ----------------------------------------------------------------------- env
 class MultiGoalEnv(gym.Env):
     """Point mass in the plane with four goals; see the module docstring.
@@ -140,16 +209,23 @@ class MultiGoalEnv(gym.Env):
     `reset(options={"start": (x, y)})` starts from a given position instead of
     sampling one. The env itself never terminates; `gym.make` adds the 50-step
     time limit. `info["goal"]` is the index of the goal the mass is at, or -1.
+    With `render_mode="rgb_array"`, `render()` draws the goals and the path
+    since the last reset (`draw_scene`) in a `width` x `height` image.
     """
 
-    metadata = {"render_modes": []}
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 10}
 
-    def __init__(self, render_mode: str | None = None):
+    def __init__(self, render_mode: str | None = None, width: int = 320, height: int = 320):
+        if render_mode not in (None, *self.metadata["render_modes"]):
+            raise ValueError(f"render_mode must be None or one of "
+                             f"{self.metadata['render_modes']}, got {render_mode!r}")
         self.observation_space = gym.spaces.Box(-float(BOUND), float(BOUND), shape=(2,),
                                                 dtype=np.float32)
         self.action_space = gym.spaces.Box(-1.0, 1.0, shape=(2,), dtype=np.float32)
         self.render_mode = render_mode
+        self.width, self.height = int(width), int(height)
         self._position = np.zeros(2, dtype=np.float32)
+        self._trail: list[np.ndarray] = []    # positions since reset, kept only to render
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
@@ -161,15 +237,23 @@ class MultiGoalEnv(gym.Env):
             self._position = start.copy()
         else:
             self._position = sample_starts(self.np_random, 1)[0]
+        self._trail = [self._position.copy()] if self.render_mode else []
         return self._position.copy(), {"goal": int(goal_at(self._position))}
 
     def step(self, action):
         a = np.asarray(action, dtype=np.float32).reshape(1, 2)
         nxt, r = dynamics(self._position[None], a)
         self._position = nxt[0]
+        if self.render_mode:
+            self._trail.append(self._position.copy())
         goal = int(goal_at(self._position))
         return self._position.copy(), float(r[0]), False, False, {"goal": goal,
                                                                   "is_success": goal == BEST_GOAL}
+
+    def render(self):
+        if self.render_mode is None:
+            return None
+        return draw_scene(np.array(self._trail).reshape(-1, 2), self.width, self.height)
 
 
 if ENV_ID not in gym.registry:

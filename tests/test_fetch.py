@@ -1,0 +1,139 @@
+"""The Fetch 4-goal tasks: real gymnasium-robotics environments, scripted experts, data.
+
+Everything here runs the real MuJoCo model (about 1,000-1,500 steps/s on one
+core), so the episode counts are small; the benchmark behind the reference
+returns is `benchmarks/fetch_reference.py`.
+"""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+from onemode.evaluate import rollout
+from onemode.tasks import TASKS, get_task
+from onemode.tasks import fetch
+from onemode.tasks.fetch import BEST_GOAL, HORIZON, KINDS, FetchFourGoalEnv
+
+OBS_DIM = {"reach": 10, "push": 25, "pick": 25}
+
+
+@pytest.fixture(scope="module", params=list(KINDS))
+def kind(request):
+    return request.param
+
+
+# ----------------------------------------------------------------- registry
+def test_registered(kind):
+    for name in (f"fetch-{kind}-4goal", f"fetch-{kind}-4goal-expert"):
+        task = get_task(name)
+        assert TASKS[name] is task and task.env_id in gym.registry
+        assert gym.registry[task.env_id].max_episode_steps == task.horizon == HORIZON
+        assert task.normalized_score(task.expert_return) == pytest.approx(100.0)
+        assert task.normalized_score(task.random_return) == pytest.approx(0.0)
+
+
+def test_env_checker_and_spaces(kind):
+    env = FetchFourGoalEnv(kind)
+    try:
+        check_env(env, skip_render_check=True)
+        assert env.observation_space.shape == (OBS_DIM[kind],)   # no goal in it
+        assert env.action_space.shape == (4,)
+    finally:
+        env.close()
+
+
+def test_goals_are_symmetric_and_rewards_follow_them(kind):
+    env = FetchFourGoalEnv(kind)
+    try:
+        offsets = env.goals - env.center
+        np.testing.assert_allclose(offsets[:, :2], KINDS[kind].goal_offset * fetch.QUADRANTS)
+        np.testing.assert_allclose(offsets[:, 2], 0.0)
+        # within 0.05 of a goal it is that goal; the first quadrant pays 2
+        for g, goal in enumerate(env.goals):
+            assert fetch.goal_index(goal + [0.03, 0.03, 0.0], env.goals) == g
+            assert fetch.GOAL_REWARDS[g] == (2.0 if g == BEST_GOAL else 1.0)
+        assert fetch.goal_index(env.center, env.goals) == -1
+        with pytest.raises(ValueError, match="start must be"):
+            env.reset(options={"start": np.ones(7)})
+    finally:
+        env.close()
+
+
+def test_observation_holds_no_goal():
+    """The same start gives the same first observation whichever goal the episode is for."""
+    episodes = fetch.generate_episodes("push", n_starts=1, seed=3, workers=1)
+    first = episodes["observations"][:, 0]
+    assert np.all(first == first[:1])
+
+
+# ------------------------------------------------------------------ experts
+@pytest.mark.parametrize("goal", range(4))
+def test_scripted_expert_reaches_each_goal(kind, goal):
+    """Noise-free, from 20 random starts: at the goal at the end in >= 95% of episodes."""
+    episodes = fetch.generate_episodes(kind, n_starts=20, seed=goal, goal_indices=(goal,),
+                                       noise_std=0.0, workers=1)
+    assert (episodes["achieved"] == goal).mean() >= 0.95
+
+
+def test_reference_returns_match_rollouts(kind):
+    """`REFERENCE` (1,000 episodes, benchmarks/fetch_reference.py) against 20 fresh ones."""
+    task = get_task(f"fetch-{kind}-4goal")
+    seeds = np.arange(1000, 1020)
+    expert = rollout(task, task.expert_policy, seeds).returns
+    assert abs(expert.mean() - task.expert_return) < 3 * max(expert.std(), 1.0) / np.sqrt(20) + 1
+    rng = np.random.default_rng(1)
+    random = rollout(task, lambda obs: rng.uniform(-1, 1, (len(obs), 4)), seeds).returns
+    assert random.mean() < 0.2 * task.expert_return
+    assert task.random_return < 0.05 * task.expert_return
+
+
+# ------------------------------------------------------------------ datasets
+def test_dataset_recipe(kind):
+    task = get_task(f"fetch-{kind}-4goal")
+    size = 4 * HORIZON * 3
+    data = task.make_dataset(size, 0)
+    assert len(data) == size and data.obs_dim == OBS_DIM[kind] and data.act_dim == 4
+    assert data.source == f"task:{task.name}" and not data.terminals.any()
+    np.testing.assert_array_equal(np.flatnonzero(data.timeouts) + 1,
+                                  np.arange(HORIZON, size + 1, HORIZON))
+    assert np.all(np.abs(data.actions) <= 1)
+    # one episode toward each goal per start, in goal order: the first-quadrant one pays most
+    returns = data.episode_returns.reshape(-1, 4)
+    assert np.all(returns[:, 0] > returns[:, 1:].max(axis=1))
+    # from the shared start, the first motions head into the four quadrants
+    first_rows = np.arange(0, size, HORIZON).reshape(-1, 4)
+    if kind == "reach":
+        quadrants = np.sign(data.actions[first_rows][..., :2])
+        assert (quadrants == fetch.QUADRANTS[None]).all(axis=-1).mean() >= 0.9
+    # the expert-only variant keeps the first-quadrant episodes alone
+    expert = get_task(f"fetch-{kind}-4goal-expert").make_dataset(HORIZON * 2, 0)
+    assert expert.episode_returns.min() > returns[:, 1:].max()
+
+
+def test_dataset_is_deterministic_and_independent_of_workers():
+    one = fetch.make_dataset_for("reach", "fetch-reach-4goal", 4 * HORIZON * 2, seed=5, workers=1)
+    two = fetch.make_dataset_for("reach", "fetch-reach-4goal", 4 * HORIZON * 2, seed=5, workers=2)
+    for key, value in one.arrays().items():
+        np.testing.assert_array_equal(value, two.arrays()[key], err_msg=key)
+    other = fetch.make_dataset_for("reach", "fetch-reach-4goal", 4 * HORIZON * 2, seed=6, workers=1)
+    assert not np.array_equal(one.actions, other.actions)
+
+
+def test_dataset_replays_exactly_in_env():
+    """The data are real rollouts: the env, reset to the recorded start, reproduces them."""
+    kind, seed = "push", 2
+    data = fetch.make_dataset_for(kind, "fetch-push-4goal", 4 * HORIZON, seed=seed, workers=1)
+    env = FetchFourGoalEnv(kind)
+    try:
+        start = env.sample_start(np.random.default_rng([seed, 0]))   # start 0's own stream
+        for episode in data.episode_slices:
+            obs, _ = env.reset(seed=0, options={"start": start})
+            for row in range(episode.start, episode.stop):
+                np.testing.assert_allclose(obs, data.observations[row], atol=1e-6)
+                obs, reward, *_ = env.step(data.actions[row])
+                assert reward == data.rewards[row], row
+    finally:
+        env.close()
