@@ -151,8 +151,10 @@ def test_training_logs_the_diagnostics(bandit_run):
     main = [r for r in records if r["phase"] == "main"]
     first, last = behaviour[0], behaviour[-1]
     assert all(b < a for a, b in zip(first["mdn_nll"], last["mdn_nll"]))  # every seed learns
-    # the held-out NLL is measured on episodes kept out of training, and tracks the fit
-    assert np.all(np.abs(np.subtract(last["mdn_holdout_nll"], last["mdn_nll"])) < 0.2)
+    # the held-out NLL is measured on episodes kept out of training, and tracks the fit;
+    # it is a mean over the 200 held-out rows (5% of 4,000): standard error about 0.07
+    gap = np.subtract(last["mdn_holdout_nll"], last["mdn_nll"])
+    assert np.all(np.abs(gap) < 0.3), gap
     for key in ("td_loss", "hyper_q_loss", "mode_frequency", "weight_mean",
                 "weight_clipped_frac", "updates_per_s"):
         assert key in main[-1]

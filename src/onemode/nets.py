@@ -1,14 +1,16 @@
 """Networks and the densities they parameterise.
 
-Every Gaussian in onemode (mixture components, the Gaussian policy) clamps its
-log standard deviation with `clamp_log_std`, so a sigma means the same thing
+Every Gaussian in onemode keeps its log standard deviation in [LOG_STD_MIN,
+LOG_STD_MAX]: policies clip it (`clamp_log_std`), the mixture density network
+squashes its output smoothly into the range (`squash_log_std`). The bound is
+applied where the network produces sigma, so a sigma means the same thing
 wherever it is sampled, scored or imitated.
 """
 
 from __future__ import annotations
 
 import math
-from typing import NamedTuple, Sequence
+from typing import Callable, NamedTuple, Sequence
 
 import flax.linen as nn
 import jax
@@ -21,15 +23,35 @@ def clamp_log_std(log_std: jax.Array) -> jax.Array:
     return jnp.clip(log_std, LOG_STD_MIN, LOG_STD_MAX)
 
 
+def squash_log_std(raw: jax.Array) -> jax.Array:
+    """A network output mapped smoothly onto [LOG_STD_MIN, LOG_STD_MAX].
+
+    The same range as `clamp_log_std`, but with a gradient everywhere: a mixture
+    component whose raw output left the clip range could never come back, and
+    one broad component at sigma = 1 then swallowed every mode (seen on the
+    Fetch tasks). Raw 0 gives log sigma -2.5 (sigma 0.08): components start narrow.
+    """
+    return LOG_STD_MIN + (LOG_STD_MAX - LOG_STD_MIN) * jax.nn.sigmoid(raw)
+
+
+def spread_bias(low: float, high: float, n_spread: int):
+    """Bias initialiser: the first `n_spread` entries uniform in [low, high), the rest 0."""
+    def init(key, shape, dtype=jnp.float32):
+        spread = jax.random.uniform(key, (n_spread,), dtype, low, high)
+        return jnp.zeros(shape, dtype).at[:n_spread].set(spread)
+    return init
+
+
 class MLP(nn.Module):
     hidden: Sequence[int]
     out_dim: int
+    out_bias_init: Callable = nn.initializers.zeros
 
     @nn.compact
     def __call__(self, x):
         for width in self.hidden:
             x = nn.relu(nn.Dense(width)(x))
-        return nn.Dense(self.out_dim)(x)
+        return nn.Dense(self.out_dim, bias_init=self.out_bias_init)(x)
 
 
 # ----------------------------------------------------------------- densities
@@ -60,7 +82,13 @@ def sample_gaussian(key, mean, log_std, sample_shape=()):
 
 # ------------------------------------------------------------------ networks
 class MixtureDensityNet(nn.Module):
-    """MDN behaviour policy (Eq. 14): state -> M diagonal Gaussians and mixing logits."""
+    """MDN behaviour policy (Eq. 14): state -> M diagonal Gaussians and mixing logits.
+
+    Components start narrow (see `squash_log_std`) and at different places: the
+    means' biases are spread uniformly over the action box [-1, 1]. Started equal,
+    the components stay interchangeable, one takes all the weight, and the others,
+    weighted ~0, get no gradient to move to the modes it leaves uncovered.
+    """
 
     hidden: Sequence[int]
     act_dim: int
@@ -69,10 +97,10 @@ class MixtureDensityNet(nn.Module):
     @nn.compact
     def __call__(self, observations) -> Mixture:
         m, a = self.n_components, self.act_dim
-        out = MLP(self.hidden, m * (2 * a + 1))(observations)
+        out = MLP(self.hidden, m * (2 * a + 1), spread_bias(-1.0, 1.0, m * a))(observations)
         means = out[..., : m * a].reshape(out.shape[:-1] + (m, a))
         log_stds = out[..., m * a: 2 * m * a].reshape(out.shape[:-1] + (m, a))
-        return Mixture(out[..., 2 * m * a:], means, clamp_log_std(log_stds))
+        return Mixture(out[..., 2 * m * a:], means, squash_log_std(log_stds))
 
 
 class GaussianPolicy(nn.Module):
