@@ -139,6 +139,22 @@ def test_dataset_replays_exactly_in_env():
         env.close()
 
 
+# ------------------------------------------------------------------- figures
+def test_action_figure_draws_the_xy_motion_of_fetch_actions(tmp_path):
+    """4-d Fetch actions are drawn in their first two (x, y), mixture components included."""
+    from onemode.algos import lom
+    from onemode.figures import action_figure
+    from onemode.train import TrainConfig, data_spec, train
+
+    config = TrainConfig(steps=20, seeds=(0,), log_every=20, eval_every=20, eval_episodes=1,
+                         checkpoint_every=20)
+    train("lom", lom.Config(hidden=(16,), n_components=3, mdn_steps=20, hyper_q_samples=1),
+          config, data_spec(task="fetch-reach-4goal", size=4 * HORIZON), tmp_path / "lom",
+          show_progress=False)
+    path = action_figure({"lom": tmp_path / "lom"}, tmp_path / "actions.png")
+    assert path is not None and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 # ------------------------------------------------------------------ learning
 @pytest.mark.slow
 def test_lom_heads_for_the_best_goal_on_fetch_reach(tmp_path):

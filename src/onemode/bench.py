@@ -113,7 +113,7 @@ def run_bench(spec: BenchSpec, out, show_progress: bool = True, log=print) -> di
         write_reports(results, out)
     for task in spec.tasks:
         run_dirs = {label: out / "runs" / task / label for label in results[task]}
-        action_figure(run_dirs, out / f"actions-{task}.png")  # nothing for act_dim > 2
+        action_figure(run_dirs, out / f"actions-{task}.png")  # none for 1-d actions of n-d states
     return results
 
 

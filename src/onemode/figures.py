@@ -1,8 +1,9 @@
 """Action-distribution figures, after the LOM paper's Figures 2 and 5.
 
 For a one-dimensional state and action (bandit): the dataset's (s, a) pairs and
-each policy's action as a function of s. For a two-dimensional action
-(multigoal): the dataset's actions around one chosen state and each policy's
+each policy's action as a function of s. For actions of two or more dimensions
+(multigoal; Fetch, drawn in its first two, the x and y motion, as the paper's
+Figure 2 does): the dataset's actions around one chosen state and each policy's
 action there. Algorithms with a `mode_report(state, observations, config)`
 (LOM, MDN) also show their mixture components, the selected mode starred.
 """
@@ -32,7 +33,7 @@ def action_figure(run_dirs: dict[str, Path], path: Path, seed_index: int = 0) ->
     dataset, _ = load_data(next(iter(runs.values())).data_spec)
     if dataset.act_dim == 1 and dataset.obs_dim == 1:
         draw = _draw_1d
-    elif dataset.act_dim == 2:
+    elif dataset.act_dim >= 2:
         draw = _draw_2d
     else:
         return None
@@ -124,13 +125,14 @@ def _draw_2d(axis, dataset, run, label, seed_index):
         if report is not None:
             alpha, means, stds, best = report
             for m in range(alpha.shape[1]):
-                axis.add_patch(Ellipse(means[0, m], 2 * stds[0, m, 0], 2 * stds[0, m, 1],
+                axis.add_patch(Ellipse(means[0, m, :2], 2 * stds[0, m, 0], 2 * stds[0, m, 1],
                                        fc="C1", alpha=min(0.8, 0.1 + alpha[0, m])))
             if best is not None:
-                axis.scatter(*means[0, int(np.asarray(best)[0])], marker="*", s=160, c="C3",
+                axis.scatter(*means[0, int(np.asarray(best)[0]), :2], marker="*", s=160, c="C3",
                              label="selected mode", zorder=3)
         action = _policy_actions(run, state, seed_index)[0]
-        axis.scatter(*action, marker="X", s=120, c="C0", label="policy", zorder=4)
-    axis.set(title=label, xlabel="action 1", ylabel="action 2", xlim=(-1.3, 1.3),
+        axis.scatter(*action[:2], marker="X", s=120, c="C0", label="policy", zorder=4)
+    shown = "" if dataset.act_dim == 2 else f" (of {dataset.act_dim})"
+    axis.set(title=label, xlabel="action 1" + shown, ylabel="action 2" + shown, xlim=(-1.3, 1.3),
              ylim=(-1.3, 1.3), aspect="equal")
     axis.legend(fontsize=7, loc="lower left")
