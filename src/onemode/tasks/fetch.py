@@ -18,7 +18,7 @@ observation (reach: proportional control; push: get behind the block, lower,
 push; pick: hover, descend open, close, carry over the goal, lower), and they
 are what the reference score 100 means, heading for the first-quadrant goal.
 
-Simulation is the real MuJoCo model: about 500 steps/s per core, so the data
+Simulation is the real MuJoCo model: about 1,000 steps/s per core, so the data
 recipe runs start states in worker processes (`workers`), each start with its
 own random stream, and the result does not depend on the number of workers.
 """
