@@ -163,10 +163,10 @@ def test_lom_heads_for_the_best_goal_on_fetch_reach(tmp_path):
     Real MuJoCo data (200 starts x 4 goals) and real rollouts; a few minutes on 2 cores.
     """
     from onemode.algos import bc, lom
+    from onemode.data import save_dataset
     from onemode.train import TrainConfig, data_spec, train
 
     dataset = tmp_path / "reach.npz"
-    from onemode.data import save_dataset
     save_dataset(get_task("fetch-reach-4goal").make_dataset(4 * HORIZON * 200, 0), dataset)
     spec = data_spec(task="fetch-reach-4goal", dataset=dataset)
     config = TrainConfig(steps=10_000, seeds=(0, 1), log_every=5_000, eval_every=10_000,

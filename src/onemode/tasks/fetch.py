@@ -52,7 +52,6 @@ GRIP = slice(0, 3)
 BLOCK = slice(3, 6)
 FINGERS = slice(9, 11)
 
-HALF_BLOCK = 0.025      # the block is a 5 cm cube
 PUSH_BACK = 0.06        # push: where the gripper lines up, behind the block's centre
 HOVER = 0.08            # push and pick: height above the block when moving around it
 CARRY = 0.08            # pick: height above the goal while carrying
@@ -72,8 +71,6 @@ class FetchKind:
 
 # Noise 0.2 makes push and pick miss 5-30% of episodes (measured, 50 starts); at 0.1 the
 # noisy experts reach every goal, as the paper's expert data do. Reach stays 100% at 0.2.
-
-
 KINDS = {
     "reach": FetchKind("reach", "reach.MujocoFetchReachEnv", False, 0.15, 0.03, 0.2),
     "push": FetchKind("push", "push.MujocoFetchPushEnv", True, 0.10, 0.025, 0.1),
@@ -362,17 +359,17 @@ def make_dataset_for(kind: str, name: str, size: int, seed: int,
 # ------------------------------------------------------------------ registry
 def expert_policy_for(kind: str):
     """The noise-free scripted expert toward the first-quadrant goal, on observation batches."""
-    env_center = {}
+    goals = {}      # built on first use: making the env at import would load MuJoCo
 
     def policy(observations: np.ndarray) -> np.ndarray:
-        if "goals" not in env_center:
+        if not goals:
             env = FetchFourGoalEnv(kind)
-            env_center["goals"] = env.goals
+            goals["best"] = env.goals[BEST_GOAL]
             env.close()
         obs = np.asarray(observations, dtype=np.float32)
         single = obs.ndim == 1
         obs = obs.reshape(-1, obs.shape[-1])
-        goal = np.repeat(env_center["goals"][BEST_GOAL][None], len(obs), axis=0)
+        goal = np.repeat(goals["best"][None], len(obs), axis=0)
         actions = expert_action(kind, obs, goal).astype(np.float32)
         return actions[0] if single else actions
 
