@@ -55,6 +55,13 @@ def test_bench_writes_tables_curves_figures_and_resumes_after_interruption(tmp_p
     for name in ("curves-bandit.png", "actions-bandit.png"):
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
+    # the same folder, other settings: the finished runs are not passed off as this bench's
+    with pytest.raises(ConfigError, match=r"algo_config.beta: 5.0 in the run, 2.0 asked"):
+        run_bench(_spec(options=TINY + (("beta", "2.0"),)), tmp_path, show_progress=False,
+                  log=lambda *_: None)
+    with pytest.raises(ConfigError, match=r"train_config.steps: 100 in the run, 300 asked"):
+        run_bench(_spec(steps=300), tmp_path, show_progress=False, log=lambda *_: None)
+
 
 def test_bench_refuses_options_no_algorithm_has(tmp_path):
     with pytest.raises(ConfigError, match="none of lom has"):

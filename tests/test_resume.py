@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import subprocess
@@ -69,3 +70,24 @@ def test_resume_without_a_run_is_a_clear_error(tmp_path):
     result = _train(tmp_path / "nothing", "--resume")
     assert result.returncode == 1
     assert "not a run directory" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_resume_with_other_settings_is_refused_and_leaves_the_run(tmp_path):
+    from onemode.algos import get_algo
+    from onemode.algos.config import ConfigError
+    from onemode.train import TrainConfig, data_spec, train
+
+    config = get_algo("bc").Config(hidden=(8,), batch_size=16)
+    train_config = TrainConfig(steps=20, seeds=(0,), log_every=10, eval_every=20,
+                               checkpoint_every=10, eval_episodes=2)
+    spec = data_spec(task="bandit", size=500)
+    run = train("bc", config, train_config, spec, tmp_path / "run", show_progress=False)
+    before = (run.run_dir / "checkpoint.npz").read_bytes()
+    with pytest.raises(ConfigError, match=r"algo_config.lr: 0.0003 in the run, 0.01 asked"):
+        train("bc", config.__class__(hidden=(8,), batch_size=16, lr=1e-2), train_config, spec,
+              run.run_dir, resume=True, show_progress=False)
+    assert (run.run_dir / "checkpoint.npz").read_bytes() == before
+    # a longer run of the same settings resumes
+    longer = dataclasses.replace(train_config, steps=30)
+    resumed = train("bc", config, longer, spec, run.run_dir, resume=True, show_progress=False)
+    assert int(np.load(resumed.run_dir / "checkpoint.npz")["step"]) == 30

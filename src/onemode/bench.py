@@ -9,6 +9,8 @@
 
 A finished run leaves `done.json`; running the same bench again skips it and
 resumes a run that was cut off, so an interrupted bench continues where it stopped.
+A run trained with other settings than the bench asks (another `--set`, `--steps`,
+seeds) is refused with the differences named, never reported as this bench's.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from onemode.algos.config import ConfigError
 from onemode.data import save_dataset
 from onemode.fileio import atomic_write
 from onemode.figures import action_figure
-from onemode.runs import RunDir
+from onemode.runs import RunDir, config_differences
 from onemode.tasks import get_task
 from onemode.train import TrainConfig, data_spec, train
 
@@ -68,13 +70,17 @@ def task_data(task_name: str, size: int | None, out: Path, log=print) -> Path:
     Every algorithm of a bench then trains on the same transitions, and the
     simulated tasks (Fetch: minutes of MuJoCo) are generated once, not per run.
     """
-    task = get_task(task_name)
-    size = size or task.default_size
-    path = out / "data" / f"{task_name}-{size}.npz"
+    path = data_path(task_name, size, out)
     if not path.exists():
-        log(f"generating {task_name} data ({size:,} transitions) -> {path}")
-        save_dataset(task.make_dataset(size, 0), path)
+        task = get_task(task_name)
+        log(f"generating {task_name} data ({task.default_size if size is None else size:,} "
+            f"transitions) -> {path}")
+        save_dataset(task.make_dataset(size or task.default_size, 0), path)
     return path
+
+
+def data_path(task_name: str, size: int | None, out: Path) -> Path:
+    return out / "data" / f"{task_name}-{size or get_task(task_name).default_size}.npz"
 
 
 def run_bench(spec: BenchSpec, out, show_progress: bool = True, log=print) -> dict:
@@ -108,6 +114,10 @@ def run_bench(spec: BenchSpec, out, show_progress: bool = True, log=print) -> di
                   show_progress=show_progress)
             atomic_write(done, lambda tmp: tmp.write_text("{}\n"))
         else:
+            _check_finished_run(run_dir, {
+                "algo": algo, "algo_config": algo_config(algo, spec, value).to_dict(),
+                "train_config": train_config.to_dict(),
+                "data": data_spec(task=task, dataset=data_path(task, spec.size, out))})
             log(f"[{i}/{len(plan)}] {task} / {label}: done, skipped")
         results.setdefault(task, {})[label] = collect(run_dir, spec.seeds)
         write_reports(results, out)
@@ -115,6 +125,15 @@ def run_bench(spec: BenchSpec, out, show_progress: bool = True, log=print) -> di
         run_dirs = {label: out / "runs" / task / label for label in results[task]}
         action_figure(run_dirs, out / f"actions-{task}.png")  # none for 1-d actions of n-d states
     return results
+
+
+def _check_finished_run(run_dir: Path, planned: dict) -> None:
+    """A finished run counts for this bench only if this bench would train it the same way."""
+    differences = config_differences(RunDir(run_dir).read_config(), planned)
+    if differences:
+        raise ConfigError(f"{run_dir} was trained with other settings than this bench asks "
+                          f"({'; '.join(differences)}); give the bench a new --out, or delete "
+                          f"that run directory to train it again")
 
 
 def collect(run_dir: Path, seeds) -> dict:

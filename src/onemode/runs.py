@@ -124,6 +124,34 @@ class RunDir:
             "".join(json.dumps(r) + "\n" for r in kept)))
 
 
+# Training settings a resumed run may change: how long it runs and how often it logs.
+RESUMABLE_SETTINGS = frozenset({"steps", "log_every", "eval_every", "checkpoint_every"})
+
+
+def config_differences(stored: dict, asked: dict, may_change=frozenset()) -> list[str]:
+    """Where the config `asked` for a run differs from the one its config.json `stored`.
+
+    Compares the algorithm, its config, the training config (less `may_change`)
+    and the data spec; a dataset file counts as the same by its name, so a
+    moved or copied run directory still matches its data.
+    """
+    asked = json.loads(json.dumps(asked))  # tuples -> lists, as stored
+    differences = []
+    if stored.get("algo") != asked.get("algo"):
+        differences.append(f"algo: {stored.get('algo')!r} in the run, {asked.get('algo')!r} asked")
+    for section in ("algo_config", "train_config", "data"):
+        old, new = stored.get(section) or {}, asked.get(section) or {}
+        for key in sorted(set(old) | set(new)):
+            if section == "train_config" and key in may_change:
+                continue
+            before, now = old.get(key), new.get(key)
+            if section == "data" and key == "dataset" and before and now:
+                before, now = Path(before).name, Path(now).name
+            if before != now:
+                differences.append(f"{section}.{key}: {before!r} in the run, {now!r} asked")
+    return differences
+
+
 def _savez(path: Path, **arrays) -> None:
     with open(path, "wb") as f:  # a file object keeps numpy from appending ".npz"
         np.savez(f, **arrays)

@@ -24,7 +24,7 @@ from onemode.algos import get_algo
 from onemode.algos.config import AlgoConfig, ConfigError, check
 from onemode.data import Dataset, NormStats, Transitions, load_dataset, sample, to_device
 from onemode.evaluate import Rollouts, rollout_seeds
-from onemode.runs import RunDir, to_jsonable
+from onemode.runs import RESUMABLE_SETTINGS, RunDir, config_differences, to_jsonable
 from onemode.tasks import Task, get_task
 
 EVAL_RESET_SEED = 100_000  # every evaluation meets the same start states
@@ -153,6 +153,10 @@ def train(algo_name: str, algo_config: AlgoConfig, config: TrainConfig, spec: di
               "train_config": config.to_dict(), "data": spec,
               "obs_dim": dataset.obs_dim, "act_dim": dataset.act_dim}
     if resume and run.checkpoint_path.exists():
+        differences = config_differences(run.read_config(), record, RESUMABLE_SETTINGS)
+        if differences:
+            raise ConfigError(f"{run.path}: cannot resume with other settings than the run's "
+                              f"({'; '.join(differences)}); train into a new --out instead")
         step, state, keys = run.load_checkpoint(state)
         run.truncate_metrics(step)
     elif resume:
