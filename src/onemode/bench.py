@@ -205,7 +205,7 @@ def plot_curves(task: str, runs: dict, path: Path) -> None:
         mean, std = scores.mean(axis=1), scores.std(axis=1)
         axis.plot(steps, mean, label=label, marker="o", markersize=3)
         axis.fill_between(steps, mean - std, mean + std, alpha=0.2)
-    axis.set_xlabel("updates")
+    axis.set_xlabel("updates, pre-training included (LOM's MDN, OneStep's BC and SARSA)")
     axis.set_ylabel("normalised score")
     axis.set_title(task)
     axis.grid(alpha=0.3)
