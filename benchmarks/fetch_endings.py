@@ -21,6 +21,22 @@ from onemode.tasks.fetch import BLOCK, GRIP, FetchFourGoalEnv, goal_index
 from onemode.train import EVAL_RESET_SEED
 
 
+def endings(task, policy, n_seeds: int, episodes: int):
+    """Roll out `policy` ((S, n, obs) -> (S, n, act)) from the evaluation start states.
+
+    Returns each seed's mean score and the episodes ending at goal I (reward 2), II,
+    III, IV and at none.
+    """
+    env = FetchFourGoalEnv(task.name.split("-")[1])
+    try:
+        result = rollout_seeds(task, policy, n_seeds, episodes, EVAL_RESET_SEED)
+        mover = BLOCK if env.kind.has_block else GRIP
+        ends = goal_index(result.final_observations[..., mover], env.goals)
+    finally:
+        env.close()
+    return result.scores.mean(axis=1), [int((ends == g).sum()) for g in (0, 1, 2, 3, -1)]
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("task_runs", help="OUT/runs/TASK of a bench")
@@ -29,16 +45,9 @@ def main():
     print(f"{'algorithm':10s} {'score':>13s}   episodes ending at goal I (reward 2), II, III, IV, none")
     for run_dir in sorted(p for p in Path(args.task_runs).iterdir() if p.is_dir()):
         run = load_run(run_dir)
-        task = get_task(run.data_spec["task"])
-        env = FetchFourGoalEnv(task.name.split("-")[1])
-        n_seeds = len(run.train_config.seeds)
-        result = rollout_seeds(task, lambda obs: np.asarray(run.act(run.state, obs)), n_seeds,
-                               args.episodes, EVAL_RESET_SEED)
-        mover = BLOCK if env.kind.has_block else GRIP
-        ends = goal_index(result.final_observations[..., mover], env.goals)
-        env.close()
-        counts = [int((ends == g).sum()) for g in (0, 1, 2, 3, -1)]
-        per_seed = result.scores.mean(axis=1)
+        per_seed, counts = endings(get_task(run.data_spec["task"]),
+                                   lambda obs: np.asarray(run.act(run.state, obs)),
+                                   len(run.train_config.seeds), args.episodes)
         print(f"{run_dir.name:10s} {per_seed.mean():6.1f} ± {per_seed.std():4.1f}   "
               + " ".join(f"{c:4d}" for c in counts), flush=True)
 

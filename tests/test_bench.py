@@ -9,6 +9,7 @@ import pytest
 import onemode.bench as bench
 from onemode.algos.config import ConfigError
 from onemode.bench import BenchSpec, run_bench
+from onemode.runs import RunDir
 
 TINY = (("hidden", "16,16"), ("mdn_steps", "100"), ("hyper_q_samples", "1"),
         ("batch_size", "64"))
@@ -59,8 +60,37 @@ def test_bench_writes_tables_curves_figures_and_resumes_after_interruption(tmp_p
     with pytest.raises(ConfigError, match=r"algo_config.beta: 5.0 in the run, 2.0 asked"):
         run_bench(_spec(options=TINY + (("beta", "2.0"),)), tmp_path, show_progress=False,
                   log=lambda *_: None)
+    calls.clear()
+    monkeypatch.setattr(bench, "train", train_then_die)
     with pytest.raises(ConfigError, match=r"train_config.steps: 100 in the run, 300 asked"):
-        run_bench(_spec(steps=300), tmp_path, show_progress=False, log=lambda *_: None)
+        run_bench(_spec(steps=300, tasks=("multigoal", "bandit")), tmp_path,
+                  show_progress=False, log=lambda *_: None)
+    assert calls == []  # refused before training the new task's runs
+
+
+def test_bench_resumes_a_cut_off_run_to_another_length(tmp_path, monkeypatch):
+    real_train = bench.train
+
+    def train_then_die(*args, **kwargs):
+        monkeypatch.setattr(bench, "train", real_train)
+        real_train(*args, **kwargs)
+        raise KeyboardInterrupt  # killed after the first run's checkpoint, before done.json
+
+    monkeypatch.setattr(bench, "train", train_then_die)
+    spec = _spec(sweep=None)
+    with pytest.raises(KeyboardInterrupt):
+        run_bench(spec, tmp_path, show_progress=False, log=lambda *_: None)
+    results = run_bench(_spec(sweep=None, steps=150), tmp_path, show_progress=False,
+                        log=lambda *_: None)
+    assert results["bandit"]["lom"]["curve"]["step"] == [150, 200, 250]
+    run = RunDir(tmp_path / "runs/bandit/lom")
+    assert run.read_config()["train_config"]["steps"] == 150
+    # the same command again finds the finished run as it asked for it
+    again = run_bench(_spec(sweep=None, steps=150), tmp_path, show_progress=False,
+                      log=lambda *_: None)
+    assert again == results
+    with pytest.raises(ConfigError, match=r"train_config.steps: 150 in the run, 100 asked"):
+        run_bench(spec, tmp_path, show_progress=False, log=lambda *_: None)
 
 
 def test_bench_refuses_options_no_algorithm_has(tmp_path):

@@ -27,6 +27,13 @@ def _train(out, *extra):
                           capture_output=True, text=True, timeout=300)
 
 
+def _resume(out, *extra):
+    """`onemode train --resume`: the settings come from the run's config.json."""
+    return subprocess.run([sys.executable, "-m", "onemode.cli", "train", "--resume", "--out",
+                           str(out), "--no-progress", *extra],
+                          capture_output=True, text=True, timeout=300)
+
+
 def _checkpoint_step(run: RunDir) -> int:
     try:
         with np.load(run.checkpoint_path) as f:
@@ -52,7 +59,12 @@ def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path):
         pytest.fail("the run finished before it could be killed; lengthen it")
     assert 1000 <= step_at_kill < TOTAL_STEPS
 
-    resumed = _train(killed.path, "--resume")
+    refused = _resume(killed.path, "--set", "beta=2.0", "--seeds", "0")
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert "--seeds, --set cannot change them" in refused.stderr, refused.stderr
+    assert _checkpoint_step(killed) == step_at_kill
+
+    resumed = _resume(killed.path)
     assert resumed.returncode == 0, resumed.stderr
 
     with np.load(RunDir(tmp_path / "whole").checkpoint_path) as a, \
@@ -67,7 +79,7 @@ def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path):
 
 
 def test_resume_without_a_run_is_a_clear_error(tmp_path):
-    result = _train(tmp_path / "nothing", "--resume")
+    result = _resume(tmp_path / "nothing")
     assert result.returncode == 1
     assert "not a run directory" in result.stderr and "Traceback" not in result.stderr
 
@@ -91,3 +103,4 @@ def test_resume_with_other_settings_is_refused_and_leaves_the_run(tmp_path):
     longer = dataclasses.replace(train_config, steps=30)
     resumed = train("bc", config, longer, spec, run.run_dir, resume=True, show_progress=False)
     assert int(np.load(resumed.run_dir / "checkpoint.npz")["step"]) == 30
+    assert RunDir(run.run_dir).read_config()["train_config"]["steps"] == 30  # says what it ran

@@ -1,6 +1,6 @@
 """Algorithms x tasks x seeds -> tables (mean ± std), learning curves and raw results.
 
-    OUT/data/TASK.npz      each task's dataset, generated once and shared by every run
+    OUT/data/TASK-SIZE.npz each task's dataset, generated once and shared by every run
     OUT/runs/TASK/LABEL/   one training run per algorithm (and sweep value), seeds vmapped
     OUT/results.json       every run's per-seed final scores and its learning curve
     OUT/table.md, .csv     normalised score, mean ± std over seeds
@@ -9,8 +9,10 @@
 
 A finished run leaves `done.json`; running the same bench again skips it and
 resumes a run that was cut off, so an interrupted bench continues where it stopped.
-A run trained with other settings than the bench asks (another `--set`, `--steps`,
-seeds) is refused with the differences named, never reported as this bench's.
+Before the first run, every run already in OUT is compared with what the bench asks:
+one trained with other settings (another `--set`, `--steps`, seeds) is refused with
+the differences named, never reported as this bench's; a cut-off one may go on to
+another `--steps` or `--eval-every`.
 """
 
 from __future__ import annotations
@@ -29,9 +31,9 @@ from onemode.algos.config import ConfigError
 from onemode.data import save_dataset
 from onemode.fileio import atomic_write
 from onemode.figures import action_figure
-from onemode.runs import RunDir, config_differences
+from onemode.runs import RESUMABLE_SETTINGS, RunDir, config_differences
 from onemode.tasks import get_task
-from onemode.train import TrainConfig, data_spec, train
+from onemode.train import TrainConfig, data_spec, run_record, train
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,15 +74,18 @@ def task_data(task_name: str, size: int | None, out: Path, log=print) -> Path:
     """
     path = data_path(task_name, size, out)
     if not path.exists():
-        task = get_task(task_name)
-        log(f"generating {task_name} data ({task.default_size if size is None else size:,} "
-            f"transitions) -> {path}")
-        save_dataset(task.make_dataset(size or task.default_size, 0), path)
+        size = _size(task_name, size)
+        log(f"generating {task_name} data ({size:,} transitions) -> {path}")
+        save_dataset(get_task(task_name).make_dataset(size, 0), path)
     return path
 
 
 def data_path(task_name: str, size: int | None, out: Path) -> Path:
-    return out / "data" / f"{task_name}-{size or get_task(task_name).default_size}.npz"
+    return out / "data" / f"{task_name}-{_size(task_name, size)}.npz"
+
+
+def _size(task_name: str, size: int | None) -> int:
+    return size or get_task(task_name).default_size
 
 
 def run_bench(spec: BenchSpec, out, show_progress: bool = True, log=print) -> dict:
@@ -96,12 +101,15 @@ def run_bench(spec: BenchSpec, out, show_progress: bool = True, log=print) -> di
                                checkpoint_every=spec.eval_every)
     plan = [(task, algo, value) for task in spec.tasks for algo in spec.algos
             for value in sweep_values]
-    for task, algo, value in plan:  # validate every config before the first long run
-        algo_config(algo, spec, value)
+    sweep_name = spec.sweep[0] if spec.sweep else None
+    for task, algo, value in plan:  # every config and earlier run, before the first long run
+        record = run_record(algo, algo_config(algo, spec, value), train_config,
+                            data_spec(task=task, dataset=data_path(task, spec.size, out)))
+        _check_earlier_run(out / "runs" / task / run_label(algo, value, sweep_name), record)
     results = {}
     for i, (task, algo, value) in enumerate(plan, 1):
-        label = run_label(algo, value, spec.sweep[0] if spec.sweep else None)
-        run_dir = out / "runs" / task / label
+        run_dir = out / "runs" / task / run_label(algo, value, sweep_name)
+        label = run_dir.name
         done = run_dir / "done.json"
         if not done.exists():
             log(f"[{i}/{len(plan)}] {task} / {label}")
@@ -114,10 +122,6 @@ def run_bench(spec: BenchSpec, out, show_progress: bool = True, log=print) -> di
                   show_progress=show_progress)
             atomic_write(done, lambda tmp: tmp.write_text("{}\n"))
         else:
-            _check_finished_run(run_dir, {
-                "algo": algo, "algo_config": algo_config(algo, spec, value).to_dict(),
-                "train_config": train_config.to_dict(),
-                "data": data_spec(task=task, dataset=data_path(task, spec.size, out))})
             log(f"[{i}/{len(plan)}] {task} / {label}: done, skipped")
         results.setdefault(task, {})[label] = collect(run_dir, spec.seeds)
         write_reports(results, out)
@@ -127,9 +131,19 @@ def run_bench(spec: BenchSpec, out, show_progress: bool = True, log=print) -> di
     return results
 
 
-def _check_finished_run(run_dir: Path, planned: dict) -> None:
-    """A finished run counts for this bench only if this bench would train it the same way."""
-    differences = config_differences(RunDir(run_dir).read_config(), planned)
+def _check_earlier_run(run_dir: Path, planned: dict) -> None:
+    """A run already in OUT counts for this bench only if this bench would train it the same way.
+
+    A finished run must match in everything; a cut-off one may be resumed to another
+    length or evaluation period. (log_every and checkpoint_every follow --eval-every.)
+    """
+    run = RunDir(run_dir)
+    finished = (run_dir / "done.json").exists()
+    if not run.exists() or not (finished or run.checkpoint_path.exists()):
+        return  # nothing yet, or cut off before its first checkpoint: it starts again
+    differences = config_differences(
+        run.read_config(), planned,
+        {"log_every", "checkpoint_every"} if finished else RESUMABLE_SETTINGS)
     if differences:
         raise ConfigError(f"{run_dir} was trained with other settings than this bench asks "
                           f"({'; '.join(differences)}); give the bench a new --out, or delete "
@@ -205,7 +219,7 @@ def plot_curves(task: str, runs: dict, path: Path) -> None:
         mean, std = scores.mean(axis=1), scores.std(axis=1)
         axis.plot(steps, mean, label=label, marker="o", markersize=3)
         axis.fill_between(steps, mean - std, mean + std, alpha=0.2)
-    axis.set_xlabel("updates, pre-training included (LOM's MDN, OneStep's BC and SARSA)")
+    axis.set_xlabel("updates (pre-training phases included)")
     axis.set_ylabel("normalised score")
     axis.set_title(task)
     axis.grid(alpha=0.3)

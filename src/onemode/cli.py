@@ -57,14 +57,14 @@ def _parser() -> argparse.ArgumentParser:
     info.set_defaults(run=_data_info)
 
     train = commands.add_parser("train", help="train an algorithm on a task or a dataset")
-    train.add_argument("--algo", default="lom")
+    train.add_argument("--algo", help="default: lom")
     train.add_argument("--task", help="built-in task: its data, and its environment to evaluate")
     train.add_argument("--dataset", help="dataset file; evaluated on --task when given")
     train.add_argument("--size", type=int, help="transitions of the task's dataset")
-    train.add_argument("--data-seed", type=int, default=0)
+    train.add_argument("--data-seed", type=int)
     _add_bounds(train)
     train.add_argument("--steps", type=int, help="main-phase updates")
-    train.add_argument("--seeds", default="0", help="comma-separated, trained together")
+    train.add_argument("--seeds", help="comma-separated, trained together (default: 0)")
     train.add_argument("--eval-every", type=int)
     train.add_argument("--eval-episodes", type=int)
     train.add_argument("--log-every", type=int)
@@ -188,19 +188,28 @@ def _train(args):
                                    ("checkpoint_every", args.checkpoint_every),
                                    ("steps", args.steps)) if v is not None}
     if args.resume:
+        from onemode.algos.config import ConfigError
         if not args.out:
-            from onemode.algos.config import ConfigError
             raise ConfigError("--resume needs --out RUN_DIR")
+        fixed = [flag for flag, value in (
+            ("--algo", args.algo), ("--task", args.task), ("--dataset", args.dataset),
+            ("--size", args.size), ("--data-seed", args.data_seed), ("--seeds", args.seeds),
+            ("--set", args.set or None), ("--action-low", args.action_low),
+            ("--action-high", args.action_high)) if value is not None]
+        if fixed:
+            raise ConfigError(f"--resume continues {args.out} with the settings in its config.json; "
+                              f"{', '.join(fixed)} cannot change them (only --steps and the log, "
+                              f"eval and checkpoint periods can); train into a new --out instead")
         record = RunDir(args.out).read_config()
         algo_name, spec = record["algo"], record["data"]
         algo_config = get_algo(algo_name).Config.from_dict(record["algo_config"])
         config = TrainConfig.from_dict({**record["train_config"], **overrides})
     else:
-        algo_name = args.algo
+        algo_name = args.algo or "lom"
         algo_config = get_algo(algo_name).Config.from_dict(_parse_sets(args.set))
-        config = TrainConfig.from_dict({"seeds": _parse_seeds(args.seeds), **overrides})
+        config = TrainConfig.from_dict({"seeds": _parse_seeds(args.seeds or "0"), **overrides})
         spec = data_spec(task=args.task, dataset=args.dataset, size=args.size,
-                         data_seed=args.data_seed, action_bounds=_bounds(args))
+                         data_seed=args.data_seed or 0, action_bounds=_bounds(args))
     out = args.out or f"runs/{algo_name}-{spec['task'] or Path(spec['dataset']).stem}"
     result = train(algo_name, algo_config, config, spec, out, resume=args.resume,
                    show_progress=not args.no_progress)

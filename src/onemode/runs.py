@@ -124,31 +124,36 @@ class RunDir:
             "".join(json.dumps(r) + "\n" for r in kept)))
 
 
-# Training settings a resumed run may change: how long it runs and how often it logs.
-RESUMABLE_SETTINGS = frozenset({"steps", "log_every", "eval_every", "checkpoint_every"})
+# Training settings a resumed run may change: how long it runs, how often it logs and
+# evaluates, and with how many episodes. None of them changes an update.
+RESUMABLE_SETTINGS = frozenset({"steps", "log_every", "eval_every", "checkpoint_every",
+                                "eval_episodes"})
 
 
 def config_differences(stored: dict, asked: dict, may_change=frozenset()) -> list[str]:
     """Where the config `asked` for a run differs from the one its config.json `stored`.
 
-    Compares the algorithm, its config, the training config (less `may_change`)
-    and the data spec; a dataset file counts as the same by its name, so a
-    moved or copied run directory still matches its data.
+    Compares the algorithm, the data's shapes, the algorithm config, the training
+    config (less the keys in `may_change`) and the data spec. A dataset file counts
+    as the same by its name and shapes, so a bench folder that was moved or copied
+    still matches the data under its OUT/data.
     """
     asked = json.loads(json.dumps(asked))  # tuples -> lists, as stored
     differences = []
-    if stored.get("algo") != asked.get("algo"):
-        differences.append(f"algo: {stored.get('algo')!r} in the run, {asked.get('algo')!r} asked")
+    for key in ("algo", "obs_dim", "act_dim"):
+        if key in stored and key in asked and stored[key] != asked[key]:
+            differences.append(f"{key}: {stored[key]!r} in the run, {asked[key]!r} asked")
     for section in ("algo_config", "train_config", "data"):
         old, new = stored.get(section) or {}, asked.get(section) or {}
         for key in sorted(set(old) | set(new)):
             if section == "train_config" and key in may_change:
                 continue
-            before, now = old.get(key), new.get(key)
-            if section == "data" and key == "dataset" and before and now:
-                before, now = Path(before).name, Path(now).name
+            before = repr(old[key]) if key in old else "not recorded"
+            now = repr(new[key]) if key in new else "not known here"
+            if section == "data" and key == "dataset" and old.get(key) and new.get(key):
+                before, now = repr(Path(old[key]).name), repr(Path(new[key]).name)
             if before != now:
-                differences.append(f"{section}.{key}: {before!r} in the run, {now!r} asked")
+                differences.append(f"{section}.{key}: {before} in the run, {now} asked")
     return differences
 
 

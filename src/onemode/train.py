@@ -79,6 +79,16 @@ def data_spec(task: str | None = None, dataset: str | None = None, size: int | N
             "size": size, "data_seed": data_seed, "action_bounds": action_bounds}
 
 
+def run_record(algo_name: str, algo_config: AlgoConfig, config: TrainConfig, spec: dict,
+               obs_dim: int | None = None, act_dim: int | None = None) -> dict:
+    """What a run's config.json holds (the data's shapes once the data is loaded)."""
+    record = {"algo": algo_name, "algo_config": algo_config.to_dict(),
+              "train_config": config.to_dict(), "data": spec}
+    if obs_dim is not None:
+        record.update(obs_dim=obs_dim, act_dim=act_dim)
+    return record
+
+
 def split_holdout(dataset: Dataset, fraction: float, seed: int) -> tuple[Dataset, Dataset | None]:
     """Keep a random `fraction` of complete episodes out of training."""
     complete = dataset.episode_slices[: dataset.num_complete_episodes]
@@ -149,15 +159,14 @@ def train(algo_name: str, algo_config: AlgoConfig, config: TrainConfig, spec: di
                                     config=algo_config)))
     state, keys = init(keys[:, 0]), keys[:, 1]
     step = 0
-    record = {"algo": algo_name, "algo_config": algo_config.to_dict(),
-              "train_config": config.to_dict(), "data": spec,
-              "obs_dim": dataset.obs_dim, "act_dim": dataset.act_dim}
+    record = run_record(algo_name, algo_config, config, spec, dataset.obs_dim, dataset.act_dim)
     if resume and run.checkpoint_path.exists():
         differences = config_differences(run.read_config(), record, RESUMABLE_SETTINGS)
         if differences:
             raise ConfigError(f"{run.path}: cannot resume with other settings than the run's "
                               f"({'; '.join(differences)}); train into a new --out instead")
         step, state, keys = run.load_checkpoint(state)
+        run.write_config(record)  # the run now goes on to the new length and log periods
         run.truncate_metrics(step)
     elif resume:
         raise FileNotFoundError(f"{run.path}: nothing to resume (no checkpoint.npz)")

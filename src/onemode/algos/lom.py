@@ -55,8 +55,8 @@ class Config(AlgoConfig):
     weight_clip: float = 50.0         # C, Eq. 18
     polyak: float = 0.995             # rho
     target_update_every: int = 2      # update_delay
-    # I_M: the behaviour model's training, then frozen. Keep it on a CPU budget: with 5,000
-    # the Fetch push MDN stayed too coarse and LOM scored 49 instead of 92 (benchmarks/README.md).
+    # I_M: the behaviour model's training, then frozen. Keep 20,000 on a CPU budget too:
+    # with 5,000, LOM scored 49 on Fetch push instead of 92 (benchmarks/README.md).
     mdn_steps: int = 20_000
     mdn_lr: float = 1e-3
     critic_lr: float = 3e-4
