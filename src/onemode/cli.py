@@ -197,9 +197,10 @@ def _train(args):
             ("--set", args.set or None), ("--action-low", args.action_low),
             ("--action-high", args.action_high)) if value is not None]
         if fixed:
-            raise ConfigError(f"--resume continues {args.out} with the settings in its config.json; "
-                              f"{', '.join(fixed)} cannot change them (only --steps and the log, "
-                              f"eval and checkpoint periods can); train into a new --out instead")
+            raise ConfigError(f"--resume continues {args.out} with the settings in its "
+                              f"config.json; {', '.join(fixed)} cannot change them (only "
+                              f"--steps, --eval-episodes and the log, eval and checkpoint "
+                              f"periods can); train into a new --out instead")
         record = RunDir(args.out).read_config()
         algo_name, spec = record["algo"], record["data"]
         algo_config = get_algo(algo_name).Config.from_dict(record["algo_config"])
