@@ -156,33 +156,46 @@ def test_action_figure_draws_the_xy_motion_of_fetch_actions(tmp_path):
 
 
 # ------------------------------------------------------------------ learning
+def _lom_and_bc(tmp_path, kind: str, starts: int, steps: int, lom_config):
+    """Train LOM and BC (2 seeds, 128-128) on `starts` x 4 real episodes of fetch-KIND-4goal.
+
+    Returns each seed's LOM and BC score and the goal each LOM episode ended at.
+    """
+    from onemode.algos import bc
+    from onemode.data import save_dataset
+    from onemode.train import TrainConfig, data_spec, train
+
+    task = f"fetch-{kind}-4goal"
+    dataset = tmp_path / f"{kind}.npz"
+    save_dataset(get_task(task).make_dataset(4 * HORIZON * starts, 0), dataset)
+    spec = data_spec(task=task, dataset=dataset)
+    config = TrainConfig(steps=steps, seeds=(0, 1), log_every=5_000, eval_every=steps,
+                         eval_episodes=20, checkpoint_every=steps)
+    lom_run = train("lom", lom_config, config, spec, tmp_path / "lom", show_progress=False)
+    bc_run = train("bc", bc.Config(hidden=(128, 128)), config, spec, tmp_path / "bc",
+                   show_progress=False)
+
+    env = FetchFourGoalEnv(kind)
+    try:
+        mover = fetch.BLOCK if env.kind.has_block else fetch.GRIP
+        ends = fetch.goal_index(lom_run.final_eval.final_observations[..., mover], env.goals)
+    finally:
+        env.close()
+    return (lom_run.final_eval.scores.mean(axis=1), bc_run.final_eval.scores.mean(axis=1),
+            ends)
+
+
 @pytest.mark.slow
 def test_lom_heads_for_the_best_goal_on_fetch_reach(tmp_path):
     """LOM learns the reward-2 goal from four-mode data where BC, averaging, does not.
 
     Real MuJoCo data (200 starts x 4 goals) and real rollouts; a few minutes on 2 cores.
     """
-    from onemode.algos import bc, lom
-    from onemode.data import save_dataset
-    from onemode.train import TrainConfig, data_spec, train
+    from onemode.algos import lom
 
-    dataset = tmp_path / "reach.npz"
-    save_dataset(get_task("fetch-reach-4goal").make_dataset(4 * HORIZON * 200, 0), dataset)
-    spec = data_spec(task="fetch-reach-4goal", dataset=dataset)
-    config = TrainConfig(steps=10_000, seeds=(0, 1), log_every=5_000, eval_every=10_000,
-                         eval_episodes=20, checkpoint_every=10_000)
-    lom_run = train("lom", lom.Config(hidden=(128, 128), hyper_q_samples=1, mdn_steps=5_000),
-                    config, spec, tmp_path / "lom", show_progress=False)
-    bc_run = train("bc", bc.Config(hidden=(128, 128)), config, spec, tmp_path / "bc",
-                   show_progress=False)
-
-    env = FetchFourGoalEnv("reach")
-    try:
-        ends = fetch.goal_index(lom_run.final_eval.final_observations[..., fetch.GRIP], env.goals)
-    finally:
-        env.close()
-    lom_scores = lom_run.final_eval.scores.mean(axis=1)
-    bc_scores = bc_run.final_eval.scores.mean(axis=1)
+    lom_scores, bc_scores, ends = _lom_and_bc(
+        tmp_path, "reach", starts=200, steps=10_000,
+        lom_config=lom.Config(hidden=(128, 128), hyper_q_samples=1, mdn_steps=5_000))
     assert np.all(lom_scores >= 85), lom_scores
     assert np.all((ends == BEST_GOAL).mean(axis=1) >= 0.9), ends
     assert lom_scores.min() > bc_scores.max() + 20, (lom_scores, bc_scores)
@@ -194,27 +207,11 @@ def test_lom_pushes_the_block_to_the_best_goal(tmp_path):
     lost the block in half the episodes (benchmarks/README.md). Real data and rollouts;
     about seven minutes on 2 cores.
     """
-    from onemode.algos import bc, lom
-    from onemode.data import save_dataset
-    from onemode.train import TrainConfig, data_spec, train
+    from onemode.algos import lom
 
-    dataset = tmp_path / "push.npz"
-    save_dataset(get_task("fetch-push-4goal").make_dataset(4 * HORIZON * 1000, 0), dataset)
-    spec = data_spec(task="fetch-push-4goal", dataset=dataset)
-    config = TrainConfig(steps=15_000, seeds=(0, 1), log_every=5_000, eval_every=15_000,
-                         eval_episodes=20, checkpoint_every=15_000)
-    lom_run = train("lom", lom.Config(hidden=(128, 128), hyper_q_samples=1), config, spec,
-                    tmp_path / "lom", show_progress=False)
-    bc_run = train("bc", bc.Config(hidden=(128, 128)), config, spec, tmp_path / "bc",
-                   show_progress=False)
-
-    env = FetchFourGoalEnv("push")
-    try:
-        ends = fetch.goal_index(lom_run.final_eval.final_observations[..., fetch.BLOCK], env.goals)
-    finally:
-        env.close()
-    lom_scores = lom_run.final_eval.scores.mean(axis=1)
-    bc_scores = bc_run.final_eval.scores.mean(axis=1)
+    lom_scores, bc_scores, ends = _lom_and_bc(
+        tmp_path, "push", starts=1000, steps=15_000,
+        lom_config=lom.Config(hidden=(128, 128), hyper_q_samples=1))
     # seeds vary (72-101 in the runs seen); with 5,000 MDN updates seeds 0 and 1 gave 64 and 40
     assert lom_scores.min() >= 60 and lom_scores.mean() >= 70, lom_scores
     assert np.all((ends == BEST_GOAL).mean(axis=1) >= 0.7), ends
