@@ -18,7 +18,6 @@ from onemode.evaluate import rollout_seeds
 from onemode.policy import load_run
 from onemode.tasks import get_task
 from onemode.tasks.fetch import BLOCK, GRIP, FetchFourGoalEnv, goal_index
-from onemode.train import EVAL_RESET_SEED
 
 
 def endings(task, policy, n_seeds: int, episodes: int):
@@ -29,7 +28,7 @@ def endings(task, policy, n_seeds: int, episodes: int):
     """
     env = FetchFourGoalEnv(task.name.split("-")[1])
     try:
-        result = rollout_seeds(task, policy, n_seeds, episodes, EVAL_RESET_SEED)
+        result = rollout_seeds(task, policy, n_seeds, episodes)
         mover = BLOCK if env.kind.has_block else GRIP
         ends = goal_index(result.final_observations[..., mover], env.goals)
     finally:

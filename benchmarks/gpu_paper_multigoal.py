@@ -15,8 +15,10 @@ import time
 import jax
 
 from onemode.algos import lom
+from onemode.data import data_spec
+from onemode.runs import TrainConfig
 from onemode.tasks.multigoal import BEST_GOAL, goal_at
-from onemode.train import TrainConfig, data_spec, train
+from onemode.train import train
 
 
 def main():

@@ -14,8 +14,10 @@ import time
 from pathlib import Path
 
 from onemode.algos import lom
+from onemode.data import data_spec
+from onemode.runs import TrainConfig
 from onemode.tasks.multigoal import BEST_GOAL, goal_at
-from onemode.train import TrainConfig, data_spec, train
+from onemode.train import train
 
 # Sized for two CPU cores; the variants differ only in the named options.
 BASE = lom.Config(hidden=(128, 128), n_components=8, hyper_q_samples=1, mdn_steps=4000,

@@ -19,13 +19,11 @@ from types import SimpleNamespace
 
 import jax.numpy as jnp
 import numpy as np
-
 from fetch_endings import endings
+
 from onemode.algos import lom, mdn
-from onemode.policy import load_run
-from onemode.runs import RunDir
+from onemode.policy import load_run, make_act
 from onemode.tasks import get_task
-from onemode.train import make_act
 
 
 def greedy_mode(state, observations, config):
@@ -42,13 +40,13 @@ def main():
     run = load_run(args.run_dir)
     if run.algo_name != "lom":
         parser.error(f"{args.run_dir} is a {run.algo_name} run, not lom")
-    stats, task = RunDir(args.run_dir).read_stats(), get_task(run.data_spec["task"])
+    task = get_task(run.data_spec["task"])
 
     print(f"{'policy':14s} {'score':>13s}   per seed{'':18s}"
           "episodes ending at goal I, II, III, IV, none")
     for name, part in (("actor", lom.act), ("greedy mode", greedy_mode),
                        ("heaviest mode", mdn.act)):  # mdn.act reads only state.mdn
-        act = make_act(SimpleNamespace(act=part), run.algo_config, stats)  # as an algorithm
+        act = make_act(SimpleNamespace(act=part), run.algo_config, run.stats)  # as an algorithm
         per_seed, counts = endings(task, lambda obs: np.asarray(act(run.state, jnp.asarray(obs))),
                                    len(run.train_config.seeds), args.episodes)
         print(f"{name:14s} {per_seed.mean():6.1f} ± {per_seed.std():4.1f}   "

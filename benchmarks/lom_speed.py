@@ -1,11 +1,19 @@
 """LOM update speed at the paper's sizes, against the matrix-product peak of this machine.
 
     .venv/bin/python benchmarks/lom_speed.py [--updates 200] [--seeds 1]
+    .venv/bin/python benchmarks/lom_speed.py --wall-clock [--updates 1000000] [--cap 90]
 
 Prints the XLA matrix-product GFLOP/s measured in this run, then for each
 variant the updates/s of `update_many` (one jitted lax.scan), the FLOPs of one
 update from XLA's own cost analysis of the compiled function, and the
 achieved fraction of the matrix-product peak.
+
+`--wall-clock` times whole runs instead, as the engine runs them (init, the
+compilation, then chunks of `--chunk` updates of the main phase): LOM at the
+paper's sizes with 1 and 4 seeds vmapped, and TD3+BC and IQL at theirs. Each
+runs `--updates` updates or stops at the first chunk past `--cap` seconds;
+the table gives what ran, the compilation time, the steady updates/s and the
+time `--updates` updates take at that rate, compilation included.
 """
 
 from __future__ import annotations
@@ -14,10 +22,9 @@ import argparse
 import time
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
-from onemode.algos import lom
+from onemode.algos import get_algo, lom
 from onemode.data import Dataset, to_device
 from onemode.train import make_update_many
 
@@ -66,15 +73,60 @@ def measure(config: lom.Config, data, n_seeds: int, updates: int, phase: int = 1
     return updates * n_seeds / seconds, flops
 
 
+def wall_clock(name: str, config, data, n_seeds: int, updates: int, cap: float,
+               chunk: int = 10_000):
+    """(updates run, seconds to the first chunk's end, steady updates/s, seconds in all)."""
+    algo = get_algo(name)
+    tic = time.perf_counter()
+    keys = jax.random.split(jax.random.PRNGKey(0), n_seeds)
+    state = jax.jit(jax.vmap(lambda k: algo.init(k, OBS_DIM, ACT_DIM, config)))(keys)
+    update_many = make_update_many(algo.phases(config)[-1].update, config.batch_size)
+    state, keys, _ = update_many(state, keys, data, chunk)
+    jax.block_until_ready(keys)
+    first = time.perf_counter() - tic
+    done, steady_start = chunk, time.perf_counter()
+    while done < updates and (done < 2 * chunk or time.perf_counter() - tic < cap):
+        state, keys, _ = update_many(state, keys, data, chunk)
+        jax.block_until_ready(keys)
+        done += chunk
+    total = time.perf_counter() - tic
+    steady = (done - chunk) / max(time.perf_counter() - steady_start, 1e-9)
+    return done, first, steady, total
+
+
+def wall_clock_table(data, updates: int, cap: float, chunk: int):
+    paper = lom.Config()  # Table 3: 512-512, M = 10, batch 256, K = 10 samples
+    variants = [("lom (paper, K=10)", "lom", paper, 1),
+                ("lom (paper, K=10), 4 seeds", "lom", paper, 4),
+                ("lom (K=1)", "lom", paper.replace(hyper_q_samples=1), 1),
+                ("td3bc", "td3bc", get_algo("td3bc").Config(), 1),
+                ("iql", "iql", get_algo("iql").Config(), 1)]
+    print(f"{'variant (updates/s: each seed)':28s} {'updates run':>11s} {'first chunk s':>13s} "
+          f"{'updates/s':>10s} "
+          f"{'s in all':>9s} {f's for {updates:,}':>13s}")
+    for label, name, config, n_seeds in variants:
+        done, first, steady, total = wall_clock(name, config, data, n_seeds, updates, cap, chunk)
+        projected = total if done >= updates else first + (updates - chunk) / steady
+        print(f"{label:28s} {done:11,d} {first:13.1f} {steady:10,.0f} {total:9.1f} "
+              f"{projected:13.0f}{'' if done >= updates else ' (at the steady rate)'}",
+              flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--updates", type=int, default=200)
     parser.add_argument("--seeds", type=int, default=1)
+    parser.add_argument("--wall-clock", action="store_true")
+    parser.add_argument("--cap", type=float, default=90.0, help="seconds per wall-clock variant")
+    parser.add_argument("--chunk", type=int, default=10_000, help="updates per jitted call")
     args = parser.parse_args()
     data = to_device(synthetic_dataset())
     peak = matmul_peak()
     print(f"device: {jax.devices()[0].device_kind} x{jax.device_count()}   "
           f"matmul peak (2048^2 float32): {peak:.0f} GFLOP/s")
+    if args.wall_clock:
+        wall_clock_table(data, args.updates, args.cap, args.chunk)
+        return
     base = lom.Config()  # Table 3: 512-512, M = 10, batch 256
     variants = {
         "paper (K=10 samples)": (base, 1),

@@ -28,10 +28,11 @@ import numpy as np
 
 import onemode.nets as nets
 from onemode.algos import mdn
-from onemode.data import load_dataset
-from onemode.runs import RunDir
+from onemode.data import data_spec, load_dataset
+from onemode.policy import load_run
+from onemode.runs import TrainConfig
 from onemode.tasks.fetch import HORIZON, N_GOALS
-from onemode.train import TrainConfig, data_spec, train
+from onemode.train import train
 
 
 @contextlib.contextmanager
@@ -47,13 +48,10 @@ def variant(spread: bool, squash: bool):
         nets.spread_bias, nets.squash_log_std = saved
 
 
-def modes_covered(run_dir, state, dataset, n_starts: int, seed_index: int) -> float:
+def modes_covered(run, dataset, n_starts: int, seed_index: int) -> float:
     """Mean over start states of the data modes an eligible component sits on (0-4)."""
-    stats = RunDir(run_dir).read_stats()
     first_rows = np.arange(n_starts) * N_GOALS * HORIZON      # one group of 4 episodes per start
-    seed_state = jax.tree.map(lambda x: x[seed_index], state)
-    mixture = mdn.mode_report(seed_state, stats.normalize(dataset.observations[first_rows]),
-                              None)["mixture"]
+    mixture = run.mode_report(dataset.observations[first_rows], seed_index)["mixture"]
     alpha, means = np.asarray(jax.nn.softmax(mixture.logits)), np.asarray(mixture.means)
     covered = []
     for j, row in enumerate(first_rows):
@@ -84,9 +82,10 @@ def main():
         out = tempfile.mkdtemp()
         tic = time.perf_counter()
         with variant(spread, squash):
-            result = train("mdn", config, train_config, data_spec(dataset=args.data), out,
+            train("mdn", config, train_config, data_spec(dataset=args.data), out,
                            show_progress=False)
-            covered = [modes_covered(out, result.state, dataset, 200, i) for i in range(len(seeds))]
+            run = load_run(out)
+            covered = [modes_covered(run, dataset, 200, i) for i in range(len(seeds))]
         shutil.rmtree(out)
         print(f"{name:40s} " + "  ".join(f"{c:4.2f}" for c in covered)
               + f"   ({time.perf_counter() - tic:.0f} s)", flush=True)

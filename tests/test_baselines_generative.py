@@ -10,12 +10,14 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from onemode.algos import wcgan, wcvae
-from onemode.algos.common import q_value
+from onemode.algos import behaviour_critic, wcgan, wcvae
 from onemode.algos.config import ConfigError
-from onemode.runs import RunDir
+from onemode.algos.critics import q_value
+from onemode.data import data_spec
+from onemode.policy import load_run
+from onemode.runs import TrainConfig
 from onemode.tasks.bandit import branch_centres
-from onemode.train import TrainConfig, data_spec, train
+from onemode.train import train
 
 MODULES = {"wcgan": wcgan, "wcvae": wcvae}
 
@@ -34,56 +36,18 @@ WEIGHTED_STEPS = {"wcgan": 1000, "wcvae": 2500}
 
 
 # ------------------------------------------------------------------- config
-COMMON_INVALID = [
-    ({"beta": 0.0}, "beta"),
-    ({"beta": -1.0}, "beta"),
-    ({"weight_clip": 0.0}, "weight_clip"),
-    ({"discount": 1.0}, "discount"),
-    ({"polyak": 1.0}, "polyak"),
-    ({"target_update_every": 0}, "target_update_every"),
-    ({"hidden": (64, 0)}, "hidden"),
-    ({"hidden": ()}, "hidden"),
-    ({"batch_size": 0}, "batch_size"),
-    ({"critic_lr": 0.0}, "critic_lr"),
-    ({"act_candidates": 0}, "act_candidates"),
-    ({"temperature": 3.0}, "unknown option 'temperature'"),
-    ({"batch_size": 2.5}, "batch_size"),
-]
-INVALID = {
-    "wcgan": COMMON_INVALID + [
-        ({"noise_dim": 0}, "noise_dim"),
-        ({"generator_lr": -1e-4}, "generator_lr"),
-        ({"discriminator_lr": 0.0}, "discriminator_lr"),
-        ({"adam_beta1": 1.0}, "adam_beta1"),
-        ({"generator_ema": 1.0}, "generator_ema"),
-        ({"generator_ema": -0.1}, "generator_ema"),
-    ],
-    "wcvae": COMMON_INVALID + [
-        ({"latent_dim": 0}, "latent_dim"),
-        ({"vae_lr": 0.0}, "vae_lr"),
-        ({"decoder_std": -0.1}, "decoder_std"),
-        ({"decoder_std": 2.0}, "decoder_std"),
-        ({"decoder_std": 1e-4}, "decoder_std"),
-    ],
-}
-
-
-@pytest.mark.parametrize("name, values, message",
-                         [(name, v, m) for name, cases in INVALID.items() for v, m in cases])
+@pytest.mark.parametrize("name, values, message", [
+    ("wcgan", {"noise_dim": 0}, "noise_dim"),
+    ("wcgan", {"adam_beta1": 1.0}, "adam_beta1"),
+    ("wcgan", {"generator_ema": -0.1}, "generator_ema"),
+    ("wcvae", {"latent_dim": 0}, "latent_dim"),
+    ("wcvae", {"decoder_std": -0.1}, "decoder_std"),
+    ("wcvae", {"decoder_std": 2.0}, "decoder_std"),
+    ("wcvae", {"decoder_std": 1e-4}, "decoder_std"),
+])
 def test_invalid_config_is_refused_with_the_option_named(name, values, message):
     with pytest.raises(ConfigError, match=message):
         MODULES[name].Config.from_dict(values)
-
-
-@pytest.mark.parametrize("name", MODULES)
-def test_config_round_trips_and_defaults_weight_like_lom(name):
-    module = MODULES[name]
-    config = module.Config.from_dict({"hidden": "32,32", "beta": "2.5", "act_candidates": "4"})
-    assert (config.hidden, config.beta, config.act_candidates) == ((32, 32), 2.5, 4)
-    assert module.Config.from_dict(config.to_dict()) == config
-    default = module.Config()
-    assert (default.beta, default.weight_clip) == (5.0, 50.0)  # LOM's Table 3
-    assert default.act_candidates == 1                        # z = 0
 
 
 # ------------------------------------------------------------ closed forms
@@ -107,11 +71,10 @@ def test_behaviour_critic_learns_q_v_and_the_advantage_weights():
         "terminals": np.ones(n, bool), "timeouts": np.zeros(n, bool)})
     batch = to_device(dataset, dataset.obs_stats)
     config = wcgan.Config(hidden=(16,), critic_lr=1e-2, beta=0.5)
-    critic = wcgan.init_behaviour_critic(jax.random.PRNGKey(0), 1, 1, config.hidden,
-                                         config.critic_lr)
+    critic = behaviour_critic.init_behaviour_critic(jax.random.PRNGKey(0), 1, 1, config)
 
     def step(critic, i):
-        critic, metrics = wcgan.update_behaviour_critic(critic, batch, i, config)
+        critic, metrics = behaviour_critic.update_behaviour_critic(critic, batch, i, config)
         return critic, metrics["v_loss"]
 
     critic, _ = jax.lax.scan(step, critic, jnp.arange(400))
@@ -121,9 +84,9 @@ def test_behaviour_critic_learns_q_v_and_the_advantage_weights():
                                [0.0, 1.0], atol=0.03)
     np.testing.assert_allclose(np.asarray(critic.v.apply_fn(critic.v.params, obs)), 0.5,
                                atol=0.03)
-    np.testing.assert_allclose(np.asarray(wcgan.behaviour_advantage(critic, obs, pair)),
+    np.testing.assert_allclose(np.asarray(behaviour_critic.behaviour_advantage(critic, obs, pair)),
                                [-0.5, 0.5], atol=0.05)
-    weights, metrics = wcgan.advantage_weights(critic, batch, config)
+    weights, metrics = behaviour_critic.advantage_weights(critic, batch, config)
     low, high = float(weights[0]), float(weights[1])
     assert float(weights.mean()) == pytest.approx(1.0, rel=1e-5)
     assert high / low == pytest.approx(np.exp(1.0 / config.beta), rel=0.15)
@@ -132,7 +95,7 @@ def test_behaviour_critic_learns_q_v_and_the_advantage_weights():
 
 
 @pytest.mark.parametrize("name", MODULES)
-def test_act_is_deterministic_bounded_and_best_of_k_takes_the_highest_q(name):
+def test_act_takes_the_model_mean_or_the_best_of_k_by_q(name):
     module = MODULES[name]
     config = module.Config(hidden=(16,), act_candidates=6)
     state = jax.jit(partial(module.init, obs_dim=3, act_dim=2, config=config))(
@@ -140,9 +103,6 @@ def test_act_is_deterministic_bounded_and_best_of_k_takes_the_highest_q(name):
     obs = jax.random.normal(jax.random.PRNGKey(1), (5, 3)) * 3
     act = jax.jit(module.act, static_argnums=2)
     first = act(state, obs, config.replace(act_candidates=1))
-    again = act(state, obs, config.replace(act_candidates=1))
-    np.testing.assert_array_equal(np.asarray(first), np.asarray(again))
-    assert first.shape == (5, 2) and np.all(np.abs(np.asarray(first)) <= 1.0)
 
     def q_sum(params, observations, actions):  # Q(s, a) = a_1 + a_2, one critic
         return actions.sum(-1)[None]
@@ -182,7 +142,7 @@ def bandit_samples(name, beta, steps, tmp_path, n_samples=2000):
                          checkpoint_every=steps, eval_episodes=100)
     result = train(name, algo_config, config, data_spec(task="bandit", size=4000),
                    tmp_path / "run", show_progress=False)
-    obs = jnp.asarray(RunDir(result.run_dir).read_stats().normalize(BANDIT_STATES))
+    obs = jnp.asarray(load_run(result.run_dir).stats.normalize(BANDIT_STATES))
     samples = [np.asarray(module.sample_actions(jax.tree.map(lambda x: x[seed], result.state),
                                                 obs, jax.random.PRNGKey(7), n_samples,
                                                 algo_config))[..., 0]

@@ -4,7 +4,7 @@ import jax
 import numpy as np
 import pytest
 
-from onemode.data import Dataset, NormStats, sample, to_device
+from onemode.data import Dataset, NormStats, sample, split_holdout, to_device
 
 # Rows 0-2: episode ending in a terminal; 3-5: ending in a timeout;
 # 6-7: ending in a terminal; 8-9: incomplete trailing episode.
@@ -122,17 +122,37 @@ def matching_row(observations, observation):
     return int(rows[0])
 
 
-def test_to_device_normalises_and_sets_td_mask(dataset):
+def test_to_device_normalises_and_says_which_successors_are_real(dataset):
     data = to_device(dataset)
     stats = dataset.obs_stats
     np.testing.assert_allclose(data.observations, stats.normalize(dataset.observations),
                                atol=1e-6)
     np.testing.assert_allclose(data.next_observations,
                                stats.normalize(dataset.next_observations), atol=1e-6)
-    # td_mask: terminal rows, or rows whose next action is in the same episode.
-    expected = [1, 1, 1, 1, 1, 0, 1, 1, 1, 0]
-    np.testing.assert_array_equal(np.asarray(data.td_mask), expected)
+    # derived next_observations: real only where the episode goes on in the data
+    continuing = [float(continues(row)) for row in range(N)]
+    np.testing.assert_array_equal(np.asarray(data.has_next_action), continuing)
+    np.testing.assert_array_equal(np.asarray(data.has_next_observation), continuing)
     assert all(leaf.dtype == np.float32 for leaf in jax.tree.leaves(data))
+
+
+def test_given_next_observations_are_real_successors_even_at_a_time_limit():
+    arrays = {**episode_arrays(), "next_observations": np.ones((N, 3), np.float32)}
+    data = to_device(Dataset.from_arrays(arrays))
+    np.testing.assert_array_equal(np.asarray(data.has_next_observation), np.ones(N))
+    np.testing.assert_array_equal(np.asarray(data.has_next_action),
+                                  [float(continues(row)) for row in range(N)])
+
+
+def test_derived_next_observations_are_not_written_back_as_real(dataset, tmp_path):
+    """A saved copy re-derives them: the stand-ins at episode ends never become data."""
+    from onemode.data import load_dataset, save_dataset
+    assert "next_observations" not in dataset.arrays()
+    for name in ("copy.npz", "copy.hdf5"):
+        copy = load_dataset(save_dataset(dataset, tmp_path / name))
+        np.testing.assert_array_equal(copy.has_next_observation, dataset.has_next_observation)
+    held_in, held_out = split_holdout(dataset, 0.34, seed=0)
+    assert held_out is not None and held_in.next_observations_derived
 
 
 def test_to_device_with_identity_stats_keeps_raw_observations(dataset):
@@ -145,7 +165,7 @@ def test_sample_in_jit_returns_rows_of_the_dataset(dataset):
     draw = jax.jit(sample, static_argnums=2)
     batch = jax.tree.map(np.asarray, draw(data, jax.random.PRNGKey(0), 64))
     host = jax.tree.map(np.asarray, data)
-    assert batch.observations.shape == (64, 3) and batch.td_mask.shape == (64,)
+    assert batch.observations.shape == (64, 3) and batch.has_next_action.shape == (64,)
     for i in range(64):
         row = matching_row(host.observations, batch.observations[i])
         for field in batch._fields:

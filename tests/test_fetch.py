@@ -13,8 +13,7 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 from onemode.evaluate import rollout
-from onemode.tasks import TASKS, get_task
-from onemode.tasks import fetch
+from onemode.tasks import TASKS, fetch, get_task
 from onemode.tasks.fetch import BEST_GOAL, HORIZON, KINDS, FetchFourGoalEnv
 
 OBS_DIM = {"reach": 10, "push": 25, "pick": 25}
@@ -143,8 +142,10 @@ def test_dataset_replays_exactly_in_env():
 def test_action_figure_draws_the_xy_motion_of_fetch_actions(tmp_path):
     """4-d Fetch actions are drawn in their first two (x, y), mixture components included."""
     from onemode.algos import lom
+    from onemode.data import data_spec
     from onemode.figures import action_figure
-    from onemode.train import TrainConfig, data_spec, train
+    from onemode.runs import TrainConfig
+    from onemode.train import train
 
     config = TrainConfig(steps=20, seeds=(0,), log_every=20, eval_every=20, eval_episodes=1,
                          checkpoint_every=20)
@@ -162,8 +163,9 @@ def _lom_and_bc(tmp_path, kind: str, starts: int, steps: int, lom_config):
     Returns each seed's LOM and BC score and the goal each LOM episode ended at.
     """
     from onemode.algos import bc
-    from onemode.data import save_dataset
-    from onemode.train import TrainConfig, data_spec, train
+    from onemode.data import data_spec, save_dataset
+    from onemode.runs import TrainConfig
+    from onemode.train import train
 
     task = f"fetch-{kind}-4goal"
     dataset = tmp_path / f"{kind}.npz"

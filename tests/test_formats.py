@@ -63,11 +63,12 @@ def test_explicit_format_overrides_the_suffix(tmp_path, fmt):
         load_dataset(path)
 
 
-def test_h5_suffix_is_hdf5(tmp_path):
-    path = save_dataset(make_dataset(), tmp_path / "data.h5")
-    with h5py.File(path, "r") as file:
-        assert set(file) == {"observations", "actions", "rewards", "terminals", "timeouts",
-                             "next_observations"}
+def test_h5_suffix_is_hdf5_and_only_given_next_observations_are_written(tmp_path):
+    required = {"observations", "actions", "rewards", "terminals", "timeouts"}
+    for given, keys in ((True, required | {"next_observations"}), (False, required)):
+        path = save_dataset(make_dataset(next_observations=given), tmp_path / f"{given}.h5")
+        with h5py.File(path, "r") as file:
+            assert set(file) == keys
 
 
 def test_saving_overwrites_an_existing_file(tmp_path):
@@ -194,7 +195,7 @@ def test_minari_write_leaves_minari_datasets_path_as_it_was(tmp_path, minari_roo
 
 
 def test_minari_write_warns_about_unrepresentable_next_observations(tmp_path):
-    arrays = make_dataset().arrays()
+    arrays = make_dataset(next_observations=True).arrays()
     arrays["next_observations"] = arrays["next_observations"] + 1.0
     dataset = Dataset.from_arrays(arrays)
     with pytest.warns(UserWarning, match="next_observations"):

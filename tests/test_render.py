@@ -8,11 +8,11 @@ from PIL import Image, ImageSequence
 
 from onemode.algos import bc
 from onemode.cli import main
-from onemode.data import save_dataset
-from onemode.render import caption, captioned_frames, Episode
-from onemode.tasks import get_task
-from onemode.tasks import multigoal
-from onemode.train import TrainConfig, data_spec, train
+from onemode.data import data_spec, save_dataset
+from onemode.render import Episode, caption, captioned_frames
+from onemode.runs import TrainConfig
+from onemode.tasks import get_task, multigoal
+from onemode.train import train
 
 CAPTION_ROWS = 12    # the caption band of a 48-pixel-high frame is 10 rows: skip past it
 

@@ -28,12 +28,12 @@ import numpy as np
 
 from onemode.algos import get_algo
 from onemode.algos.config import ConfigError
-from onemode.data import save_dataset
-from onemode.fileio import atomic_write
+from onemode.data import data_spec, save_dataset
 from onemode.figures import action_figure
-from onemode.runs import RESUMABLE_SETTINGS, RunDir, config_differences
+from onemode.fileio import atomic_write
+from onemode.runs import RESUMABLE_SETTINGS, RunDir, TrainConfig, config_differences, run_record
 from onemode.tasks import get_task
-from onemode.train import TrainConfig, data_spec, run_record, train
+from onemode.train import train
 
 
 @dataclasses.dataclass(frozen=True)

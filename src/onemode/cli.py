@@ -22,10 +22,11 @@ def main(argv=None) -> int:
         return 2
     from onemode.algos.config import ConfigError
     from onemode.data import DatasetError
+    from onemode.runs import CheckpointError
     try:
         return args.run(args) or 0
-    except (DatasetError, ConfigError, FileNotFoundError, FileExistsError, KeyError,
-            IndexError) as error:
+    except (DatasetError, ConfigError, CheckpointError, FileNotFoundError, FileExistsError,
+            KeyError, IndexError) as error:
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
         print(f"onemode: error: {message}", file=sys.stderr)
         return 1
@@ -180,8 +181,9 @@ def _print_summary(s: dict):
 # ------------------------------------------------------------------ train
 def _train(args):
     from onemode.algos import get_algo
-    from onemode.train import TrainConfig, data_spec, train
-    from onemode.runs import RunDir
+    from onemode.data import data_spec
+    from onemode.runs import RunDir, TrainConfig
+    from onemode.train import train
 
     overrides = {k: v for k, v in (("log_every", args.log_every), ("eval_every", args.eval_every),
                                    ("eval_episodes", args.eval_episodes),
@@ -250,10 +252,10 @@ def _print_scores(rollouts, seeds):
 # ------------------------------------------------------------------- eval
 def _eval(args):
     import numpy as np
+
     from onemode.evaluate import rollout_seeds
     from onemode.policy import load_run
     from onemode.tasks import get_task
-    from onemode.train import EVAL_RESET_SEED
 
     run = load_run(args.run_dir)
     task_name = args.task or run.data_spec.get("task")
@@ -264,7 +266,7 @@ def _eval(args):
     task = get_task(task_name)
     seeds = run.train_config.seeds
     rollouts = rollout_seeds(task, lambda obs: np.asarray(run.act(run.state, obs)), len(seeds),
-                             args.episodes, EVAL_RESET_SEED)
+                             args.episodes)
     print(f"{run.algo_name} on {task.name}, after {run.step:,} updates")
     _print_scores(rollouts, seeds)
 
@@ -318,10 +320,13 @@ def _bench(args):
 
 # ------------------------------------------------------------------- demo
 def _demo(args):
-    from onemode.algos import lom
-    from onemode.tasks import get_task
-    from onemode.train import TrainConfig, data_spec, train
     import shutil
+
+    from onemode.algos import lom
+    from onemode.data import data_spec
+    from onemode.runs import TrainConfig
+    from onemode.tasks import get_task
+    from onemode.train import train
 
     task = get_task("multigoal")
     dataset = task.make_dataset(task.default_size, 0)

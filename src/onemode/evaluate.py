@@ -8,6 +8,8 @@ import numpy as np
 
 from onemode.tasks.base import Task
 
+EVAL_RESET_SEED = 100_000  # every evaluation, and every rendering, meets the same start states
+
 
 class Rollouts(NamedTuple):
     returns: np.ndarray             # (..., ) undiscounted episode returns
@@ -44,7 +46,7 @@ def rollout(task: Task, policy: Callable[[np.ndarray], np.ndarray],
 
 
 def rollout_seeds(task: Task, policy: Callable[[np.ndarray], np.ndarray], n_seeds: int,
-                  n_episodes: int, seed: int) -> Rollouts:
+                  n_episodes: int, seed: int = EVAL_RESET_SEED) -> Rollouts:
     """Evaluate a batch of `n_seeds` trained policies together.
 
     `policy` maps (n_seeds, n_episodes, obs_dim) -> (n_seeds, n_episodes, act_dim).

@@ -15,11 +15,9 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from onemode.algos import get_algo
+from onemode.data import load_data
 from onemode.fileio import atomic_write
 from onemode.policy import load_run
-from onemode.runs import RunDir
-from onemode.train import load_data
 
 NEIGHBOURS = 400  # dataset rows nearest the chosen state whose actions are drawn
 
@@ -61,22 +59,15 @@ def action_figure(run_dirs: dict[str, Path], path: Path, seed_index: int = 0) ->
     return Path(path)
 
 
-def _seed_state(run, seed_index):
-    return jax.tree.map(lambda x: x[seed_index], run.state)
-
-
 def _policy_actions(run, observations, seed_index):
     batch = np.broadcast_to(observations, (len(run.train_config.seeds),) + observations.shape)
     return np.asarray(run.act(run.state, batch))[seed_index]
 
 
 def _mode_report(run, observations, seed_index):
-    algo = get_algo(run.algo_name)
-    if not hasattr(algo, "mode_report"):
+    report = run.mode_report(observations, seed_index)
+    if report is None:
         return None
-    stats = RunDir(run.path).read_stats()
-    report = algo.mode_report(_seed_state(run, seed_index), stats.normalize(observations),
-                              run.algo_config)
     mixture = report["mixture"]
     return (np.asarray(jax.nn.softmax(mixture.logits)), np.asarray(mixture.means),
             np.exp(np.asarray(mixture.log_stds)), report.get("best_mode"))

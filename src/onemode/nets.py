@@ -136,3 +136,45 @@ class QEnsemble(nn.Module):
         ensemble = nn.vmap(QNetwork, variable_axes={"params": 0}, split_rngs={"params": True},
                            in_axes=None, out_axes=0, axis_size=self.n)
         return ensemble(self.hidden)(observations, actions)
+
+
+class ValueNet(nn.Module):
+    """V(s): (..., obs_dim) -> (...)."""
+
+    hidden: Sequence[int]
+
+    @nn.compact
+    def __call__(self, observations):
+        return MLP(self.hidden, 1)(observations)[..., 0]
+
+
+class DeterministicPolicy(nn.Module):
+    """pi(s) = tanh(MLP(s)): a deterministic action in (-1, 1)."""
+
+    hidden: Sequence[int]
+    act_dim: int
+
+    @nn.compact
+    def __call__(self, observations):
+        return jnp.tanh(MLP(self.hidden, self.act_dim)(observations))
+
+
+class TanhGaussianPolicy(nn.Module):
+    """SAC's policy: a = tanh(u), u ~ N(mu(s), sigma(s)^2); returns (mu, log sigma) of u."""
+
+    hidden: Sequence[int]
+    act_dim: int
+
+    @nn.compact
+    def __call__(self, observations):
+        out = MLP(self.hidden, 2 * self.act_dim)(observations)
+        return out[..., :self.act_dim], clamp_log_std(out[..., self.act_dim:])
+
+
+def tanh_log_prob(pre_tanh, mean, log_std):
+    """log density of a = tanh(u), u ~ N(mean, sigma^2): log N(u) - sum log(1 - tanh(u)^2).
+
+    log(1 - tanh(u)^2) = 2 (log 2 - u - softplus(-2u)), stable for large |u|.
+    """
+    log_det = 2.0 * (math.log(2.0) - pre_tanh - jax.nn.softplus(-2.0 * pre_tanh))
+    return gaussian_log_prob(pre_tanh, mean, log_std) - log_det.sum(axis=-1)

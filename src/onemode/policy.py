@@ -10,8 +10,20 @@ import jax.numpy as jnp
 import numpy as np
 
 from onemode.algos import get_algo
-from onemode.runs import RunDir
-from onemode.train import TrainConfig, make_act
+from onemode.data import NormStats
+from onemode.runs import RunDir, TrainConfig
+
+
+def make_act(algo, config, stats: NormStats):
+    """Batched acting for every seed: (S, n, obs_dim) raw observations -> (S, n, act_dim)."""
+    mean, std = jnp.asarray(stats.mean), jnp.asarray(stats.std)
+
+    @jax.jit
+    def act(state, observations):
+        return jax.vmap(lambda st, obs: algo.act(st, (obs - mean) / std, config))(state,
+                                                                                  observations)
+
+    return act
 
 
 class LoadedRun(NamedTuple):
@@ -22,7 +34,20 @@ class LoadedRun(NamedTuple):
     data_spec: dict
     step: int
     state: Any          # every seed's state, leading axis: seeds
+    stats: NormStats    # the observation statistics the run trained with
     act: Any            # (state, (S, n, obs_dim) raw observations) -> (S, n, act_dim)
+
+    def seed_state(self, seed_index: int):
+        """One seed's state, without the seed axis."""
+        return jax.tree.map(lambda x: x[seed_index], self.state)
+
+    def mode_report(self, observations, seed_index: int = 0):
+        """The algorithm's `mode_report` at raw observations, or None if it has none."""
+        algo = get_algo(self.algo_name)
+        if not hasattr(algo, "mode_report"):
+            return None
+        return algo.mode_report(self.seed_state(seed_index),
+                                jnp.asarray(self.stats.normalize(observations)), self.algo_config)
 
 
 def load_run(run_dir) -> LoadedRun:
@@ -34,12 +59,13 @@ def load_run(run_dir) -> LoadedRun:
     algo_config = algo.Config.from_dict(record["algo_config"])
     train_config = TrainConfig.from_dict(record["train_config"])
     n_seeds = len(train_config.seeds)
-    template = jax.vmap(lambda key: algo.init(key, record["obs_dim"], record["act_dim"],
-                                              algo_config))(jax.random.split(jax.random.PRNGKey(0), n_seeds))
+    template = jax.eval_shape(jax.vmap(lambda key: algo.init(key, record["obs_dim"],
+                                                             record["act_dim"], algo_config)),
+                              jax.random.split(jax.random.PRNGKey(0), n_seeds))
     step, state, _ = run.load_checkpoint(template)
-    act = make_act(algo, algo_config, run.read_stats())
+    stats = run.read_stats()
     return LoadedRun(run.path, record["algo"], algo_config, train_config, record["data"], step,
-                     state, act)
+                     jax.tree.map(jnp.asarray, state), stats, make_act(algo, algo_config, stats))
 
 
 class Policy:
@@ -52,7 +78,8 @@ class Policy:
     def __init__(self, run: LoadedRun, seed_index: int = 0):
         n_seeds = len(run.train_config.seeds)
         if not 0 <= seed_index < n_seeds:
-            raise IndexError(f"seed_index {seed_index} out of range: the run trained {n_seeds} seeds")
+            raise IndexError(f"seed_index {seed_index} out of range: "
+                             f"the run trained {n_seeds} seeds")
         self.run, self.seed_index = run, seed_index
         self._state = jax.tree.map(lambda x: x[seed_index:seed_index + 1], run.state)
 
@@ -66,3 +93,4 @@ class Policy:
 
 def load_policy(run_dir, seed_index: int = 0) -> Policy:
     return Policy(load_run(run_dir), seed_index)
+

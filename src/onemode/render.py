@@ -156,8 +156,8 @@ def render_run(run, task: Task, out, episodes: int = 2, seed_index: int = 0,
                fps: float | None = None, width: int = DEFAULT_SIZE[0],
                height: int = DEFAULT_SIZE[1]) -> Rendered:
     """Film `episodes` episodes of one seed's policy of a loaded run and write them to `out`."""
+    from onemode.evaluate import EVAL_RESET_SEED
     from onemode.policy import Policy
-    from onemode.train import EVAL_RESET_SEED
 
     if episodes < 1:
         raise ConfigError(f"--episodes must be >= 1, got {episodes}")
@@ -177,9 +177,7 @@ def render_run(run, task: Task, out, episodes: int = 2, seed_index: int = 0,
 
 
 def _check_observations(run, task: Task, env) -> None:
-    from onemode.runs import RunDir
-
-    trained = RunDir(run.path).read_config()["obs_dim"]
+    trained = len(run.stats.mean)
     shown = env.observation_space.shape[0]
     if shown != trained:
         raise ConfigError(f"task '{task.name}' observes {shown} numbers but the run in "

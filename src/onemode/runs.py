@@ -1,9 +1,10 @@
-"""A run directory: config, metrics log, observation statistics and checkpoints.
+"""A run: its training config, and its directory of config, metrics, statistics and checkpoints.
 
     RUN/config.json       what was run (algorithm config, training config, data)
     RUN/obs_stats.npz     normalisation statistics, used for training and acting
     RUN/metrics.jsonl     one JSON object per log or evaluation point
-    RUN/checkpoint.npz    the latest training state of every seed, written atomically
+    RUN/checkpoint.npz    the latest training state of every seed, written atomically:
+                          one array per named leaf of the state, and a format version
     RUN/tb/               TensorBoard events, when tensorboardX is installed
 
 Every file is written to a temporary name in the same folder, then renamed,
@@ -12,15 +13,64 @@ so a killed run leaves the last good file in place.
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
 import jax
 import numpy as np
 
+from onemode.algos.config import AlgoConfig, check
 from onemode.data.dataset import NormStats
 from onemode.fileio import atomic_write
+
+CHECKPOINT_FORMAT = 2  # 1: leaves stored by position (before named leaves)
+_READ_ERRORS = (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile, zlib.error)
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be loaded into the state its run's config builds."""
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig(AlgoConfig):
+    steps: int = 100_000          # updates of the algorithm's main phase
+    seeds: tuple[int, ...] = (0,)
+    log_every: int = 1_000
+    eval_every: int = 10_000
+    eval_episodes: int = 10
+    checkpoint_every: int = 10_000
+    holdout_fraction: float = 0.05  # episodes kept out of training, to score the behaviour model
+
+    def validate(self):
+        check(self.steps >= 0, f"steps must be >= 0, got {self.steps}")
+        check(len(self.seeds) >= 1, "give at least one seed")
+        check(len(set(self.seeds)) == len(self.seeds), f"seeds repeat: {self.seeds}")
+        for name in ("log_every", "eval_every", "checkpoint_every", "eval_episodes"):
+            check(getattr(self, name) >= 1, f"{name} must be >= 1, got {getattr(self, name)}")
+        check(0 <= self.holdout_fraction < 1, "holdout_fraction must be in [0, 1)")
+
+
+def run_record(algo_name: str, algo_config: AlgoConfig, config: TrainConfig, spec: dict,
+               obs_dim: int | None = None, act_dim: int | None = None) -> dict:
+    """What a run's config.json holds (the data's shapes once the data is loaded)."""
+    record = {"algo": algo_name, "algo_config": algo_config.to_dict(),
+              "train_config": config.to_dict(), "data": spec}
+    if obs_dim is not None:
+        record.update(obs_dim=obs_dim, act_dim=act_dim)
+    return record
+
+
+def leaf_names(state: Any) -> list[str]:
+    """A name per leaf of `state`, from its path: `critic.params.params.Dense_0.kernel`."""
+    def name(path):
+        return ".".join(str(getattr(key, "name", getattr(key, "key", getattr(key, "idx", key))))
+                        for key in path)
+
+    return [name(path) for path, _ in jax.tree_util.tree_flatten_with_path(state)[0]]
 
 
 class RunDir:
@@ -51,8 +101,13 @@ class RunDir:
                      lambda tmp: _savez(tmp, mean=stats.mean, std=stats.std))
 
     def read_stats(self) -> NormStats:
-        with np.load(self.path / "obs_stats.npz") as f:
-            return NormStats(f["mean"], f["std"])
+        path = self.path / "obs_stats.npz"
+        try:
+            with np.load(path, allow_pickle=False) as f:
+                return NormStats(f["mean"], f["std"])
+        except _READ_ERRORS as error:
+            raise CheckpointError(f"{path}: unreadable normalisation statistics "
+                                  f"({type(error).__name__}: {error})") from error
 
     # ----------------------------------------------------------- checkpoints
     @property
@@ -60,22 +115,45 @@ class RunDir:
         return self.path / "checkpoint.npz"
 
     def save_checkpoint(self, step: int, state: Any, keys: jax.Array) -> None:
-        leaves = jax.tree.leaves(state)
-        arrays = {f"leaf_{i:05d}": np.asarray(x) for i, x in enumerate(leaves)}
+        arrays = {f"state/{name}": np.asarray(leaf)
+                  for name, leaf in zip(leaf_names(state), jax.tree.leaves(state))}
         atomic_write(self.checkpoint_path,
-                     lambda tmp: _savez(tmp, step=np.int64(step), keys=np.asarray(keys), **arrays))
+                     lambda tmp: _savez(tmp, format=np.int64(CHECKPOINT_FORMAT),
+                                        step=np.int64(step), keys=np.asarray(keys), **arrays))
 
     def load_checkpoint(self, template: Any) -> tuple[int, Any, np.ndarray]:
-        """(step, state, keys); `template` is a state of the same structure."""
-        leaves, treedef = jax.tree.flatten(template)
-        with np.load(self.checkpoint_path) as f:
-            stored = [f[f"leaf_{i:05d}"] for i in range(len(leaves))]
-            step, keys = int(f["step"]), f["keys"]
-        for i, (old, new) in enumerate(zip(leaves, stored)):
-            if np.shape(old) != new.shape:
-                raise ValueError(f"{self.checkpoint_path}: leaf {i} has shape {new.shape}, "
-                                 f"the config builds {np.shape(old)}")
-        return step, jax.tree.unflatten(treedef, stored), keys
+        """(step, state, keys); `template` is a state of the structure the run's config builds.
+
+        A checkpoint of another format, another structure, or a damaged file is refused
+        with a `CheckpointError` naming the file.
+        """
+        path = self.checkpoint_path
+        names, treedef = leaf_names(template), jax.tree.structure(template)
+        try:
+            with np.load(path, allow_pickle=False) as f:
+                version = int(f["format"]) if "format" in f.files else 1
+                if version != CHECKPOINT_FORMAT:
+                    raise CheckpointError(
+                        f"{path}: checkpoint format {version}, this onemode reads format "
+                        f"{CHECKPOINT_FORMAT}; train the run again into a new --out")
+                stored = {n[len("state/"):] for n in f.files if n.startswith("state/")}
+                if stored != set(names):
+                    missing, extra = sorted(set(names) - stored), sorted(stored - set(names))
+                    raise CheckpointError(
+                        f"{path}: the checkpoint's state does not match the run's config "
+                        f"(missing {missing[:3]}, unexpected {extra[:3]})")
+                leaves = [f[f"state/{n}"] for n in names]
+                step, keys = int(f["step"]), f["keys"]
+        except CheckpointError:
+            raise
+        except _READ_ERRORS as error:
+            raise CheckpointError(f"{path}: unreadable checkpoint (it is truncated or damaged: "
+                                  f"{type(error).__name__}: {error})") from error
+        for name, old, new in zip(names, jax.tree.leaves(template), leaves):
+            if tuple(old.shape) != new.shape:
+                raise CheckpointError(f"{path}: '{name}' has shape {new.shape}, "
+                                      f"the run's config builds {tuple(old.shape)}")
+        return step, jax.tree.unflatten(treedef, leaves), keys
 
     # --------------------------------------------------------------- metrics
     @property

@@ -10,7 +10,6 @@ each phase, so a resumed run replays exactly the chunks of an uninterrupted one.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import time
 from functools import partial
 from pathlib import Path
@@ -21,90 +20,18 @@ import jax.numpy as jnp
 import numpy as np
 
 from onemode.algos import get_algo
-from onemode.algos.config import AlgoConfig, ConfigError, check
-from onemode.data import Dataset, NormStats, Transitions, load_dataset, sample, to_device
+from onemode.algos.config import AlgoConfig, ConfigError
+from onemode.data import Transitions, load_data, sample, split_holdout, to_device
 from onemode.evaluate import Rollouts, rollout_seeds
-from onemode.runs import RESUMABLE_SETTINGS, RunDir, config_differences, to_jsonable
-from onemode.tasks import Task, get_task
-
-EVAL_RESET_SEED = 100_000  # every evaluation meets the same start states
-
-
-@dataclasses.dataclass(frozen=True)
-class TrainConfig(AlgoConfig):
-    steps: int = 100_000          # updates of the algorithm's main phase
-    seeds: tuple[int, ...] = (0,)
-    log_every: int = 1_000
-    eval_every: int = 10_000
-    eval_episodes: int = 10
-    checkpoint_every: int = 10_000
-    holdout_fraction: float = 0.05  # episodes kept out of training, to score the behaviour model
-
-    def validate(self):
-        check(self.steps >= 0, f"steps must be >= 0, got {self.steps}")
-        check(len(self.seeds) >= 1, "give at least one seed")
-        check(len(set(self.seeds)) == len(self.seeds), f"seeds repeat: {self.seeds}")
-        for name in ("log_every", "eval_every", "checkpoint_every", "eval_episodes"):
-            check(getattr(self, name) >= 1, f"{name} must be >= 1, got {getattr(self, name)}")
-        check(0 <= self.holdout_fraction < 1, "holdout_fraction must be in [0, 1)")
+from onemode.policy import make_act
+from onemode.runs import (RESUMABLE_SETTINGS, RunDir, TrainConfig, config_differences, run_record,
+                          to_jsonable)
 
 
 class TrainResult(NamedTuple):
     run_dir: Path
     state: Any                   # every seed's final state (leading axis: seeds)
     final_eval: Rollouts | None  # (n_seeds, n_episodes) rollouts after the last update
-
-
-# ----------------------------------------------------------------------- data
-def load_data(spec: dict) -> tuple[Dataset, Task | None]:
-    """Dataset and evaluation task from a run's data spec (see `data_spec`)."""
-    task = get_task(spec["task"]) if spec.get("task") else None
-    if spec.get("dataset"):
-        dataset = load_dataset(spec["dataset"], action_bounds=spec.get("action_bounds"))
-    else:
-        if task is None:
-            raise ConfigError("give a task or a dataset")
-        dataset = task.make_dataset(spec.get("size") or task.default_size, spec.get("data_seed", 0))
-    return dataset, task
-
-
-def data_spec(task: str | None = None, dataset: str | None = None, size: int | None = None,
-              data_seed: int = 0, action_bounds=None) -> dict:
-    """Where a run's data comes from: a task's recipe, or a file (evaluated on `task` if given)."""
-    if task is None and dataset is None:
-        raise ConfigError("give --task NAME or --dataset PATH")
-    if task is not None:
-        get_task(task)  # fail early on an unknown name
-    return {"task": task, "dataset": str(Path(dataset).resolve()) if dataset else None,
-            "size": size, "data_seed": data_seed, "action_bounds": action_bounds}
-
-
-def run_record(algo_name: str, algo_config: AlgoConfig, config: TrainConfig, spec: dict,
-               obs_dim: int | None = None, act_dim: int | None = None) -> dict:
-    """What a run's config.json holds (the data's shapes once the data is loaded)."""
-    record = {"algo": algo_name, "algo_config": algo_config.to_dict(),
-              "train_config": config.to_dict(), "data": spec}
-    if obs_dim is not None:
-        record.update(obs_dim=obs_dim, act_dim=act_dim)
-    return record
-
-
-def split_holdout(dataset: Dataset, fraction: float, seed: int) -> tuple[Dataset, Dataset | None]:
-    """Keep a random `fraction` of complete episodes out of training."""
-    complete = dataset.episode_slices[: dataset.num_complete_episodes]
-    n_held = int(round(fraction * len(complete)))
-    if n_held == 0 or n_held == len(complete):
-        return dataset, None
-    held = set(np.random.default_rng(seed).choice(len(complete), n_held, replace=False).tolist())
-
-    def subset(slices):
-        rows = np.concatenate([np.arange(s.start, s.stop) for s in slices])
-        return Dataset.from_arrays({k: v[rows] for k, v in dataset.arrays().items()},
-                                   source=dataset.source)
-
-    train_slices = [s for i, s in enumerate(complete) if i not in held]
-    train_slices += dataset.episode_slices[len(complete):]  # the incomplete trailing rows
-    return subset(train_slices), subset([complete[i] for i in sorted(held)])
 
 
 # --------------------------------------------------------------------- engine
@@ -124,17 +51,6 @@ def make_update_many(update: Callable, batch_size: int):
     return jax.jit(jax.vmap(one_seed, in_axes=(0, 0, None, None)), static_argnums=3)
 
 
-def make_act(algo, config, stats: NormStats):
-    """Batched acting for every seed: (S, n, obs_dim) raw observations -> (S, n, act_dim)."""
-    mean, std = jnp.asarray(stats.mean), jnp.asarray(stats.std)
-
-    @jax.jit
-    def act(state, observations):
-        return jax.vmap(lambda st, obs: algo.act(st, (obs - mean) / std, config))(state, observations)
-
-    return act
-
-
 def chunk_ends(start: int, end: int, config: TrainConfig) -> list[int]:
     """Global steps in (start, end] where a chunk stops."""
     periods = (config.log_every, config.eval_every, config.checkpoint_every)
@@ -144,12 +60,13 @@ def chunk_ends(start: int, end: int, config: TrainConfig) -> list[int]:
 
 def train(algo_name: str, algo_config: AlgoConfig, config: TrainConfig, spec: dict, out,
           resume: bool = False, show_progress: bool = True) -> TrainResult:
-    """Train `algo_name` on the data of `spec`; see `data_spec`."""
+    """Train `algo_name` on the data of `spec` (see `onemode.data.data_spec`) into `out`."""
     run = RunDir(out)
     algo = get_algo(algo_name)
     dataset, task = load_data(spec)
     stats = dataset.obs_stats
-    train_set, holdout_set = split_holdout(dataset, config.holdout_fraction, spec.get("data_seed", 0))
+    train_set, holdout_set = split_holdout(dataset, config.holdout_fraction,
+                                           spec.get("data_seed", 0))
     data = to_device(train_set, stats)
     holdout = to_device(holdout_set, stats) if holdout_set is not None else None
     n_seeds = len(config.seeds)
@@ -187,7 +104,7 @@ def train(algo_name: str, algo_config: AlgoConfig, config: TrainConfig, spec: di
 
     def evaluate(state) -> Rollouts:
         return rollout_seeds(task, lambda obs: np.asarray(act(state, jnp.asarray(obs))), n_seeds,
-                             config.eval_episodes, EVAL_RESET_SEED)
+                             config.eval_episodes)
 
     final_eval, latest_score = None, None
     with _Progress(total, step, show_progress) as progress, contextlib.closing(run):
@@ -228,8 +145,13 @@ class _Progress:
     def __init__(self, total: int, done: int, enabled: bool):
         self.enabled = enabled
         if enabled:
-            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                                       TimeRemainingColumn)
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+            )
             self.bar = Progress(TextColumn("{task.fields[phase]:>9}"), BarColumn(),
                                 MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
                                 TextColumn("{task.fields[score]}"), TimeRemainingColumn())

@@ -35,9 +35,10 @@ import jax.numpy as jnp
 from flax.training.train_state import TrainState
 
 from onemode.algos.base import Phase
-from onemode.algos.bc import mean_action, sample_actions, weighted_log_likelihood
-from onemode.algos.common import exp_clip_weight, make_state, polyak, q_value, td_update
-from onemode.algos.config import AlgoConfig, check
+from onemode.algos.common import exp_clip_weight, make_state, polyak, weight_metrics
+from onemode.algos.config import AlgoConfig, check_choice
+from onemode.algos.critics import bellman_target, q_value, sampled_advantage, td_metrics, td_update
+from onemode.algos.gaussian import mean_action, sample_actions, weighted_imitation
 from onemode.nets import GaussianPolicy, QEnsemble
 
 
@@ -72,22 +73,7 @@ class Config(AlgoConfig):
     value_samples: int = 1            # actions from pi_theta averaged for V(s)
 
     def validate(self):
-        check(len(self.hidden) >= 1 and min(self.hidden) >= 1,
-              f"hidden needs positive widths, got {self.hidden}")
-        check(self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}")
-        check(0 <= self.discount < 1, f"discount must be in [0, 1), got {self.discount}")
-        check(self.beta > 0, f"beta (lambda) must be > 0, got {self.beta}")
-        check(self.weight_clip > 0, f"weight_clip must be > 0, got {self.weight_clip}")
-        allowed = ("none", "batch")
-        check(self.weight_normalisation in allowed,
-              f"weight_normalisation must be one of {', '.join(allowed)}, "
-              f"got {self.weight_normalisation!r}")
-        check(0 <= self.polyak < 1, f"polyak must be in [0, 1), got {self.polyak}")
-        check(self.target_update_every >= 1,
-              f"target_update_every must be >= 1, got {self.target_update_every}")
-        check(min(self.critic_lr, self.actor_lr) > 0, "learning rates must be > 0")
-        check(self.n_critics >= 1, f"n_critics must be >= 1, got {self.n_critics}")
-        check(self.value_samples >= 1, f"value_samples must be >= 1, got {self.value_samples}")
+        check_choice(self, "weight_normalisation", ("none", "batch"))
 
 
 class State(NamedTuple):
@@ -110,21 +96,9 @@ def update_critic(state: State, batch, key, config: Config):
     """Off-policy TD: y = r + gamma (1 - d) min_j Q^-_j(s', a'), a' ~ pi_theta(.|s')."""
     next_actions = sample_actions(state.actor, key, batch.next_observations)
     next_q = q_value(state.critic, state.critic_target, batch.next_observations, next_actions)
-    target = batch.rewards + config.discount * (1.0 - batch.terminals) * next_q
-    # every row has s' in the data (time-limit rows bootstrap, terminals do not)
+    target = bellman_target(batch, next_q, config.discount)  # rows with a real s', or terminal
     critic, loss = td_update(state.critic, batch, target)
-    return critic, {"td_loss": loss, "q_mean": target.mean()}
-
-
-def advantage(critic: TrainState, policy: TrainState, observations, actions, key, n_samples: int):
-    """A(s, a) = Q(s, a) - V(s), V(s) the mean of Q(s, a'') over n_samples a'' ~ policy(.|s).
-
-    AWAC samples the current policy pi_theta; OneStep the behaviour estimate beta_hat.
-    """
-    sampled = sample_actions(policy, key, observations, (n_samples,))        # (K, B, A)
-    states = jnp.broadcast_to(observations, sampled.shape[:-1] + observations.shape[-1:])
-    value = q_value(critic, critic.params, states, sampled).mean(axis=0)
-    return q_value(critic, critic.params, observations, actions) - value
+    return critic, td_metrics(target, loss)
 
 
 def advantage_weights(adv, config: Config):
@@ -138,18 +112,16 @@ def update(state: State, batch, key, config: Config):
     k_next, k_value = jax.random.split(key)
     critic, critic_metrics = update_critic(state, batch, k_next, config)
 
-    adv = advantage(critic, state.actor, batch.observations, batch.actions, k_value,
-                    config.value_samples)
+    adv = sampled_advantage(critic, state.actor, batch.observations, batch.actions, k_value,
+                            config.value_samples)
     weight = advantage_weights(adv, config)
-    actor, actor_loss = weighted_log_likelihood(state.actor, batch.observations, batch.actions,
-                                                weight)
+    actor, actor_loss = weighted_imitation(state.actor, batch.observations, batch.actions, weight)
 
     step = state.step + 1
     critic_target = polyak(step, config.target_update_every, critic.params, state.critic_target,
                            config.polyak)
-    metrics = {**critic_metrics, "actor_loss": actor_loss, "advantage": adv.mean(),
-               "weight_mean": weight.mean(), "weight_max": weight.max(),
-               "weight_clipped_frac": jnp.mean(weight >= config.weight_clip)}
+    metrics = {**critic_metrics, "actor_loss": actor_loss, "weight_max": weight.max(),
+               **weight_metrics(adv, weight, config.weight_clip)}
     return State(critic, critic_target, actor, step), metrics
 
 

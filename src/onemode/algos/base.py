@@ -1,18 +1,35 @@
-"""The contract every algorithm module fulfils for the training engine.
+"""The contract every algorithm module fulfils, written once.
 
 An algorithm module defines:
-  Config                                 an `AlgoConfig` dataclass
-  init(key, obs_dim, act_dim, config)    -> state (a pytree)
-  phases(config)                         -> tuple of `Phase`, run in order
-  act(state, observations, config)       -> deterministic actions in [-1, 1]
+  Config                                 a frozen `AlgoConfig` dataclass of typed options;
+                                         options shared with other algorithms keep the
+                                         meaning `config.SHARED_OPTIONS` gives them
+  State                                  a NamedTuple of the training state (a pytree of
+                                         arrays: networks, optimisers, targets, counters)
+  init(key, obs_dim, act_dim, config)    -> State
+  phases(config)                         -> tuple of `Phase`, run in order; the last is
+                                         "main", whose length is the run's --steps
+  act(state, observations, config)       -> deterministic actions in [-1, 1], from
+                                         normalised observations
+and, optionally, introspection the figures use:
+  mode_report(state, observations, config) -> {"mixture": nets.Mixture, "best_mode": (n,),
+                                              ...}, for algorithms with a mixture model
 
 Each phase's `update(state, batch, key)` is a pure function of a minibatch of
-`Transitions`; the engine samples batches, scans updates and vmaps seeds.
+`Transitions`, returning (state, metrics); the engine samples batches, scans
+updates and vmaps seeds. Bellman targets come from `onemode.algos.critics`, so
+every algorithm bootstraps only where the data has a real successor. An
+algorithm module imports neutral modules (`common`, `critics`, `gaussian`,
+`mixture`, `behaviour_critic`, `nets`), never another algorithm.
+
+`tests/test_contract.py` checks all of this for every name in `ALGOS`.
 """
 
 from __future__ import annotations
 
 from typing import Any, Callable, NamedTuple
+
+MAIN_PHASE = "main"
 
 
 class Phase(NamedTuple):

@@ -1,28 +1,94 @@
-"""Typed algorithm configs that serialise to JSON and reject what makes no sense."""
+"""Typed algorithm configs that serialise to JSON and reject what makes no sense.
+
+An option that more than one algorithm has means the same thing in each: its
+meaning and its check are declared once, in `SHARED_OPTIONS`, and every config
+runs the check for each shared option it has. A config's own `validate` checks
+only the options that are its alone.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import typing
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping, NamedTuple
 
 
 class ConfigError(ValueError):
     """An option that does not exist, or a value that makes no sense."""
 
 
+class SharedOption(NamedTuple):
+    meaning: str
+    valid: Callable[[Any], bool]
+    expected: str
+
+
+def _positive(value) -> bool:
+    return value > 0
+
+
+def _unit_interval(value) -> bool:
+    return 0 <= value < 1
+
+
+SHARED_OPTIONS: dict[str, SharedOption] = {
+    "hidden": SharedOption("hidden-layer widths of every network of the algorithm",
+                           lambda v: len(v) >= 1 and min(v) >= 1, "at least one positive width"),
+    "batch_size": SharedOption("transitions per update", lambda v: v >= 1, ">= 1"),
+    "discount": SharedOption("gamma of every Bellman target", _unit_interval, "in [0, 1)"),
+    "beta": SharedOption("advantage temperature: actions weighted by exp(A / beta)", _positive,
+                         "> 0"),
+    "weight_clip": SharedOption("exp(A / beta) clipped to (0, weight_clip]", _positive, "> 0"),
+    "polyak": SharedOption("target <- polyak target + (1 - polyak) online (1 - tau)",
+                           _unit_interval, "in [0, 1)"),
+    "target_update_every": SharedOption("updates between two Polyak steps of the targets",
+                                        lambda v: v >= 1, ">= 1"),
+    "n_critics": SharedOption("Q-networks in the critic ensemble, the minimum taken",
+                              lambda v: v >= 1, ">= 1"),
+    "n_components": SharedOption("M, the Gaussian mixture's components", lambda v: v >= 1,
+                                 ">= 1"),
+    "target_noise": SharedOption("sigma of TD3's smoothing noise on the target's next action",
+                                 lambda v: v >= 0, ">= 0"),
+    "target_noise_clip": SharedOption("that noise clipped to [-c, c]", lambda v: v >= 0, ">= 0"),
+    "normalize_weights": SharedOption("divide the advantage weights by their minibatch mean",
+                                      lambda v: isinstance(v, bool), "true or false"),
+    "value_samples": SharedOption("actions sampled to estimate V(s) = E_a Q(s, a)",
+                                  lambda v: v >= 1, ">= 1"),
+    "act_candidates": SharedOption("1: act with the model's mean action; K > 1: the best of K "
+                                   "candidates by Q", lambda v: v >= 1, ">= 1"),
+}
+# By suffix: `<network>_lr` is that network's Adam learning rate, `<phase>_steps`
+# the updates of a pre-training phase that runs before the main one.
+SHARED_SUFFIXES: dict[str, SharedOption] = {
+    "_lr": SharedOption("Adam learning rate of the named network", _positive, "> 0"),
+    "_steps": SharedOption("updates of the named pre-training phase", lambda v: v >= 0, ">= 0"),
+}
+
+
+def shared_option(name: str) -> SharedOption | None:
+    """The declaration of option `name` if it is shared, else None."""
+    if name in SHARED_OPTIONS:
+        return SHARED_OPTIONS[name]
+    return next((o for suffix, o in SHARED_SUFFIXES.items() if name.endswith(suffix)), None)
+
+
 @dataclasses.dataclass(frozen=True)
 class AlgoConfig:
     """Base of every algorithm's config: `from_dict` / `to_dict` and validation.
 
-    Subclasses list their options as typed fields and check their values in
-    `validate`, raising `ConfigError` with the option's name.
+    Subclasses list their options as typed fields; the shared ones are checked
+    here, and `validate` checks the rest, raising `ConfigError` with the option's name.
     """
 
     def __post_init__(self):
+        for f in dataclasses.fields(self):
+            option, value = shared_option(f.name), getattr(self, f.name)
+            if option is not None and not option.valid(value):
+                raise ConfigError(f"{f.name} must be {option.expected} ({option.meaning}), "
+                                  f"got {value!r}")
         self.validate()
 
-    def validate(self) -> None:  # overridden by each algorithm
+    def validate(self) -> None:  # overridden by algorithms with options of their own
         pass
 
     def to_dict(self) -> dict[str, Any]:
@@ -69,3 +135,9 @@ def _coerce(name: str, value, hint):
 def check(condition: bool, message: str) -> None:
     if not condition:
         raise ConfigError(message)
+
+
+def check_choice(config: AlgoConfig, name: str, allowed: tuple[str, ...]) -> None:
+    """The option `name` of `config` must be one of `allowed`."""
+    value = getattr(config, name)
+    check(value in allowed, f"{name} must be one of {', '.join(allowed)}, got {value!r}")

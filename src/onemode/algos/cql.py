@@ -5,7 +5,8 @@ paper's D4RL experiments. The critic's loss adds to the Bellman error a
 penalty that pushes Q down on actions the data does not take and up on those
 it does (Eq. 4):
 
-  L(Q_i) = alpha E_s[ log sum_a exp Q_i(s, a) - E_{a ~ data} Q_i(s, a) ]
+  L(Q_i) = alpha E_s[ log sum_a exp Q_i(s, a) - E_{a ~ data} Q_i(s, a) ]   (alpha:
+           `conservative_weight`)
            + E[ (Q_i(s, a) - y)^2 ],
   y      = r + gamma (1 - d) min_j Q_j^-(s', a'),  a' ~ pi(.|s')
 
@@ -26,8 +27,9 @@ The actor and the entropy temperature are SAC's:
 then Polyak targets. (The authors' code steps the actor before the critics,
 both from the same networks; here the actor sees the updated critics, as in
 the other baselines.) As in the other baselines, the Bellman error runs over
-`batch.td_mask` (rows whose s' is a real successor, or terminal); the penalty
-and the actor need only s (and s' as a proposal) and use every row.
+the rows where `bellman_target` says y exists; the penalty and the actor need
+only s (and a real s' as a proposal; s stands in where there is none) and use
+every row.
 """
 
 from __future__ import annotations
@@ -37,16 +39,16 @@ import math
 from functools import partial
 from typing import NamedTuple
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import optax
 from flax.training.train_state import TrainState
 
 from onemode.algos.base import Phase
-from onemode.algos.common import make_state, polyak, q_value
+from onemode.algos.common import make_state, polyak
 from onemode.algos.config import AlgoConfig, check
-from onemode.nets import MLP, QEnsemble, clamp_log_std, gaussian_log_prob
+from onemode.algos.critics import bellman_target, masked_mean, q_value
+from onemode.nets import QEnsemble, TanhGaussianPolicy, tanh_log_prob
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,7 +57,7 @@ class Config(AlgoConfig):
 
     Defaults follow the paper's D4RL Gym setting (Kumar et al., 2020,
     Appendix F) and the authors' launcher `d4rl/examples/cql_mujoco_new.py`
-    (github.com/aviralkumar2907/CQL): a fixed alpha = 5.0 (the launcher:
+    (github.com/aviralkumar2907/CQL): a fixed alpha = 5.0 (`conservative_weight`) (the launcher:
     "set to 5.0 or 10.0 if not using lagrange"; 10.0 is the other fixed value
     the authors use, the Lagrange variant with a threshold is not
     implemented), n_actions = 10 sampled actions per proposal, three hidden
@@ -71,55 +73,29 @@ class Config(AlgoConfig):
     hidden: tuple[int, ...] = (256, 256, 256)
     batch_size: int = 256
     discount: float = 0.99
-    alpha: float = 5.0            # weight of the conservative penalty, Eq. 4
+    conservative_weight: float = 5.0   # alpha, the weight of the conservative penalty, Eq. 4
     n_actions: int = 10           # sampled actions per proposal (uniform, pi(s), pi(s'))
     actor_lr: float = 1e-4        # also the entropy temperature's
     critic_lr: float = 3e-4
+    n_critics: int = 2
     polyak: float = 0.995         # 1 - tau, tau = 0.005
+    target_update_every: int = 1
     init_log_entropy_temp: float = 0.0   # log alpha_H at the start (alpha_H = 1)
 
     def validate(self):
-        check(len(self.hidden) >= 1 and min(self.hidden) >= 1,
-              f"hidden needs positive widths, got {self.hidden}")
-        check(self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}")
-        check(0 <= self.discount < 1, f"discount must be in [0, 1), got {self.discount}")
-        check(self.alpha >= 0, f"alpha must be >= 0 (0: plain SAC), got {self.alpha}")
+        check(self.conservative_weight >= 0,
+              f"conservative_weight must be >= 0 (0: plain SAC), got {self.conservative_weight}")
         check(self.n_actions >= 1, f"n_actions must be >= 1, got {self.n_actions}")
-        check(self.actor_lr > 0, f"actor_lr must be > 0, got {self.actor_lr}")
-        check(self.critic_lr > 0, f"critic_lr must be > 0, got {self.critic_lr}")
-        check(0 <= self.polyak < 1, f"polyak must be in [0, 1), got {self.polyak}")
         check(math.isfinite(self.init_log_entropy_temp),
               f"init_log_entropy_temp must be finite, got {self.init_log_entropy_temp}")
 
 
 class State(NamedTuple):
     actor: TrainState          # tanh-squashed Gaussian pi
-    critic: TrainState         # Q_1, Q_2
+    critic: TrainState         # Q_1 ... Q_n
     critic_target: dict        # Q^-
     log_entropy_temp: TrainState   # log alpha_H, a scalar with its own Adam
     step: jax.Array            # updates done
-
-
-# ------------------------------------------------------------------ the policy
-class TanhGaussianPolicy(nn.Module):
-    """pre-tanh N(mu(s), sigma(s)^2), sigma clamped like every Gaussian in onemode."""
-
-    hidden: tuple[int, ...]
-    act_dim: int
-
-    @nn.compact
-    def __call__(self, observations):
-        out = MLP(self.hidden, 2 * self.act_dim)(observations)
-        return out[..., :self.act_dim], clamp_log_std(out[..., self.act_dim:])
-
-
-def tanh_log_prob(pre_tanh, mean, log_std):
-    """log density of a = tanh(u), u ~ N(mean, sigma^2): log N(u) - sum log(1 - tanh(u)^2).
-
-    log(1 - tanh(u)^2) = 2 (log 2 - u - softplus(-2u)), stable for large |u|.
-    """
-    log_det = 2.0 * (math.log(2.0) - pre_tanh - jax.nn.softplus(-2.0 * pre_tanh))
-    return gaussian_log_prob(pre_tanh, mean, log_std) - log_det.sum(axis=-1)
 
 
 def sample_actions(actor: TrainState, params, observations, key, sample_shape=()):
@@ -132,7 +108,8 @@ def sample_actions(actor: TrainState, params, observations, key, sample_shape=()
 def init(key, obs_dim: int, act_dim: int, config: Config) -> State:
     obs, act = jnp.zeros((1, obs_dim)), jnp.zeros((1, act_dim))
     k_actor, k_critic = jax.random.split(key)
-    critic = make_state(QEnsemble(config.hidden, 2), k_critic, config.critic_lr, obs, act)
+    critic = make_state(QEnsemble(config.hidden, config.n_critics), k_critic, config.critic_lr,
+                        obs, act)
     log_temp = TrainState.create(apply_fn=None,
                                  params={"log_temp": jnp.asarray(config.init_log_entropy_temp)},
                                  tx=optax.adam(config.actor_lr))
@@ -165,33 +142,36 @@ def update_critic(state: State, batch, key, config: Config):
     next_actions, _ = sample_actions(state.actor, state.actor.params, batch.next_observations,
                                      k_next)
     next_q = q_value(state.critic, state.critic_target, batch.next_observations, next_actions)
-    target = batch.rewards + config.discount * (1.0 - batch.terminals) * next_q
+    target = bellman_target(batch, next_q, config.discount)
 
     # proposals for log sum_a exp Q(s, a): uniform on [-1, 1]^A, pi(.|s) and pi(.|s')
     uniform = jax.random.uniform(k_uniform, (n, batch_size, act_dim), minval=-1.0, maxval=1.0)
     uniform_log_density = jnp.full((n, batch_size), -act_dim * math.log(2.0))
     at_s, at_s_log_pi = sample_actions(state.actor, state.actor.params, batch.observations,
                                        k_now, (n,))
-    at_next, at_next_log_pi = sample_actions(state.actor, state.actor.params,
-                                             batch.next_observations, k_later, (n,))
+    real_next = jnp.where(batch.has_next_observation[:, None] > 0, batch.next_observations,
+                          batch.observations)
+    at_next, at_next_log_pi = sample_actions(state.actor, state.actor.params, real_next,
+                                             k_later, (n,))
     sampled = jnp.concatenate([uniform, at_s, at_next], axis=0)                 # (3n, B, A)
     log_density = jax.lax.stop_gradient(
         jnp.concatenate([uniform_log_density, at_s_log_pi, at_next_log_pi], axis=0))
     sampled = jax.lax.stop_gradient(sampled)
     states = jnp.broadcast_to(batch.observations,
                               sampled.shape[:-1] + batch.observations.shape[-1:])
-    mask = batch.td_mask
 
     def loss_fn(params):
-        q_data = state.critic.apply_fn(params, batch.observations, batch.actions)   # (2, B)
-        bellman = jnp.sum(mask * (q_data - target) ** 2, axis=-1) / jnp.maximum(mask.sum(), 1.0)
+        q_data = state.critic.apply_fn(params, batch.observations, batch.actions)   # (n, B)
+        bellman = masked_mean((q_data - target.values) ** 2, target.defined)
         penalty = conservative_penalty(state.critic.apply_fn(params, states, sampled),
                                        log_density, q_data, 3 * n)
-        return jnp.sum(bellman + config.alpha * penalty), (bellman.mean(), penalty.mean())
+        return (jnp.sum(bellman + config.conservative_weight * penalty),
+                (bellman.mean(), penalty.mean()))
 
     (_, (bellman, penalty)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
         state.critic.params)
-    metrics = {"td_loss": bellman, "cql_penalty": penalty, "q_target_mean": target.mean()}
+    metrics = {"td_loss": bellman, "cql_penalty": penalty,
+               "q_target_mean": masked_mean(target.values, target.defined)}
     return state.critic.apply_gradients(grads=grads), metrics
 
 
@@ -223,9 +203,9 @@ def update(state: State, batch, key, config: Config):
     state = state._replace(critic=critic)
     actor, log_temp, actor_metrics = update_actor(state, batch, k_actor, config)
     step = state.step + 1
-    critic_target = polyak(step, 1, critic.params, state.critic_target, config.polyak)
-    return (State(actor, critic, critic_target, log_temp, step),
-            {**critic_metrics, **actor_metrics})
+    critic_target = polyak(step, config.target_update_every, critic.params, state.critic_target,
+                           config.polyak)
+    return State(actor, critic, critic_target, log_temp, step), critic_metrics | actor_metrics
 
 
 def phases(config: Config) -> tuple[Phase, ...]:

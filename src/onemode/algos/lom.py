@@ -28,11 +28,12 @@ import jax.numpy as jnp
 from flax.training.train_state import TrainState
 
 from onemode.algos.base import Phase
-from onemode.algos.common import (exp_clip_weight, make_state, polyak, q_value, sarsa_target,
-                                  td_update)
-from onemode.algos.config import AlgoConfig, check
-from onemode.nets import (GaussianPolicy, MixtureDensityNet, MLP, QEnsemble, Mixture,
-                          gaussian_log_prob, mixture_log_prob, sample_gaussian)
+from onemode.algos.common import exp_clip_weight, make_state, polyak, weight_metrics
+from onemode.algos.config import AlgoConfig, check, check_choice
+from onemode.algos.critics import q_value, sarsa_target, td_metrics, td_update
+from onemode.algos.gaussian import IMITATION_LOSSES, mean_action, weighted_imitation
+from onemode.algos.mixture import fit_step, holdout_nll
+from onemode.nets import MLP, GaussianPolicy, Mixture, MixtureDensityNet, QEnsemble, sample_gaussian
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,26 +76,13 @@ class Config(AlgoConfig):
     min_mode_weight: float = 0.05
 
     def validate(self):
-        check(self.n_components >= 1, f"n_components (M) must be >= 1, got {self.n_components}")
-        check(self.beta > 0, f"beta must be > 0, got {self.beta}")
-        check(self.weight_clip > 0, f"weight_clip (C) must be > 0, got {self.weight_clip}")
-        check(0 <= self.discount < 1, f"discount must be in [0, 1), got {self.discount}")
-        check(0 <= self.polyak < 1, f"polyak (rho) must be in [0, 1), got {self.polyak}")
-        check(self.target_update_every >= 1, "target_update_every must be >= 1")
-        check(self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}")
-        check(self.mdn_steps >= 0, f"mdn_steps must be >= 0, got {self.mdn_steps}")
         check(self.hyper_q_samples >= 1, "hyper_q_samples must be >= 1")
-        check(self.n_critics >= 1, f"n_critics must be >= 1, got {self.n_critics}")
-        check(len(self.hidden) >= 1 and min(self.hidden) >= 1, "hidden needs positive widths")
-        check(min(self.mdn_lr, self.critic_lr, self.hyper_q_lr, self.actor_lr) > 0,
-              "learning rates must be > 0")
-        check(self.target_noise >= 0 and self.imitation_noise >= 0, "noise scales must be >= 0")
+        check(self.imitation_noise >= 0,
+              f"imitation_noise must be >= 0, got {self.imitation_noise}")
         check(0 <= self.min_mode_weight < 1, "min_mode_weight must be in [0, 1)")
-        for name, allowed in (("hyper_q_input", ("per_mode_outputs", "one_hot")),
-                              ("advantage_baseline", ("mode_mean", "policy")),
-                              ("policy_loss", ("log_likelihood", "weighted_mse"))):
-            check(getattr(self, name) in allowed,
-                  f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
+        check_choice(self, "hyper_q_input", ("per_mode_outputs", "one_hot"))
+        check_choice(self, "advantage_baseline", ("mode_mean", "policy"))
+        check_choice(self, "policy_loss", IMITATION_LOSSES)
 
 
 class State(NamedTuple):
@@ -153,17 +141,12 @@ def init(key, obs_dim: int, act_dim: int, config: Config) -> State:
 def update_behaviour(state: State, batch, key, config: Config):
     """Eq. 15: minimise -log pi_rho(a | s) over dataset pairs."""
     del key, config
-
-    def nll(params):
-        return -mixture_log_prob(batch.actions, state.mdn.apply_fn(params, batch.observations)).mean()
-
-    loss, grads = jax.value_and_grad(nll)(state.mdn.params)
-    return state._replace(mdn=state.mdn.apply_gradients(grads=grads)), {"mdn_nll": loss}
+    fitted, loss = fit_step(state.mdn, batch.observations, batch.actions)
+    return state._replace(mdn=fitted), {"mdn_nll": loss}
 
 
 def behaviour_holdout_metrics(state: State, holdout) -> dict:
-    mixture = state.mdn.apply_fn(state.mdn.params, holdout.observations)
-    return {"mdn_holdout_nll": -mixture_log_prob(holdout.actions, mixture).mean()}
+    return holdout_nll(state.mdn, holdout)
 
 
 # ------------------------------------------------------------ phase 2: LOM
@@ -171,8 +154,8 @@ def update_critic(state: State, batch, key, config: Config):
     """Eq. 16: SARSA TD, Q_psi(s, a) -> r + gamma Q_psi^-(s', a'), a' from the data."""
     target = sarsa_target(state.critic, state.critic_target, batch, config.discount, key,
                           config.target_noise, config.target_noise_clip)  # smoothing: authors'
-    critic, loss = td_update(state.critic, batch, target, batch.td_mask)
-    return critic, {"td_loss": loss, "q_mean": target.mean()}
+    critic, loss = td_update(state.critic, batch, target)
+    return critic, td_metrics(target, loss)
 
 
 def mode_values(critic: TrainState, observations, mixture: Mixture, key, n_samples: int):
@@ -215,23 +198,16 @@ def update_actor(state: State, observations, mixture: Mixture, best_mode, key, c
     imitated = jnp.clip(imitated, -1.0, 1.0)
 
     if config.advantage_baseline == "policy":  # authors' code: Q(s, pi_theta(s))
-        baseline_action = jnp.clip(state.actor.apply_fn(state.actor.params, observations)[0], -1, 1)
+        baseline_action = mean_action(state.actor, observations)
     else:                                       # the paper: Q(s, mu_u*(s))
         baseline_action = jnp.clip(mode_mean, -1.0, 1.0)
     q = partial(q_value, state.critic, state.critic.params, observations)
     advantage = q(imitated) - q(baseline_action)
     weight = exp_clip_weight(advantage, config.beta, config.weight_clip)  # exp_clip, (0, C]
-
-    def loss_fn(params):
-        mean, log_std = state.actor.apply_fn(params, observations)
-        if config.policy_loss == "weighted_mse":  # authors' code
-            return jnp.mean(weight * jnp.mean((mean - imitated) ** 2, axis=-1))
-        return -jnp.mean(weight * gaussian_log_prob(imitated, mean, log_std))
-
-    loss, grads = jax.value_and_grad(loss_fn)(state.actor.params)
-    metrics = {"actor_loss": loss, "advantage": advantage.mean(), "weight_mean": weight.mean(),
-               "weight_clipped_frac": jnp.mean(weight >= config.weight_clip)}
-    return state.actor.apply_gradients(grads=grads), metrics
+    # -weight log pi_theta(a_hat | s); weighted_mse: the authors' code
+    actor, loss = weighted_imitation(state.actor, observations, imitated, weight,
+                                     config.policy_loss)
+    return actor, {"actor_loss": loss, **weight_metrics(advantage, weight, config.weight_clip)}
 
 
 def update(state: State, batch, key, config: Config):
@@ -271,7 +247,7 @@ def phases(config: Config) -> tuple[Phase, ...]:
 def act(state: State, observations, config: Config):
     """The policy's mean action (normalised observations in, actions in [-1, 1] out)."""
     del config
-    return jnp.clip(state.actor.apply_fn(state.actor.params, observations)[0], -1.0, 1.0)
+    return mean_action(state.actor, observations)
 
 
 # ------------------------------------------------------------- introspection

@@ -18,14 +18,14 @@ import dataclasses
 from functools import partial
 from typing import NamedTuple
 
-import jax
 import jax.numpy as jnp
 from flax.training.train_state import TrainState
 
+from onemode.algos import mixture
 from onemode.algos.base import Phase
 from onemode.algos.common import make_state
-from onemode.algos.config import AlgoConfig, check
-from onemode.nets import Mixture, MixtureDensityNet, mixture_log_prob
+from onemode.algos.config import AlgoConfig
+from onemode.nets import MixtureDensityNet
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,14 +41,7 @@ class Config(AlgoConfig):
     n_components: int = 10   # M
     hidden: tuple[int, ...] = (512, 512)
     batch_size: int = 256
-    lr: float = 1e-3
-
-    def validate(self):
-        check(self.n_components >= 1, f"n_components (M) must be >= 1, got {self.n_components}")
-        check(len(self.hidden) >= 1 and min(self.hidden) >= 1,
-              f"hidden needs positive widths, got {self.hidden}")
-        check(self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}")
-        check(self.lr > 0, f"lr must be > 0, got {self.lr}")
+    mdn_lr: float = 1e-3
 
 
 class State(NamedTuple):
@@ -57,45 +50,33 @@ class State(NamedTuple):
 
 def init(key, obs_dim: int, act_dim: int, config: Config) -> State:
     net = MixtureDensityNet(config.hidden, act_dim, config.n_components)
-    return State(make_state(net, key, config.lr, jnp.zeros((1, obs_dim))))
+    return State(make_state(net, key, config.mdn_lr, jnp.zeros((1, obs_dim))))
 
 
 def update(state: State, batch, key, config: Config):
     """Eq. 15: minimise -log pi_rho(a | s) (log-sum-exp over components) on dataset pairs."""
     del key, config
-
-    def nll(params):
-        mixture = state.mdn.apply_fn(params, batch.observations)
-        return -mixture_log_prob(batch.actions, mixture).mean()
-
-    loss, grads = jax.value_and_grad(nll)(state.mdn.params)
-    return State(state.mdn.apply_gradients(grads=grads)), {"mdn_nll": loss}
+    mdn, loss = mixture.fit_step(state.mdn, batch.observations, batch.actions)
+    return State(mdn), {"mdn_nll": loss}
 
 
 def holdout_metrics(state: State, holdout) -> dict:
-    mixture = state.mdn.apply_fn(state.mdn.params, holdout.observations)
-    return {"mdn_holdout_nll": -mixture_log_prob(holdout.actions, mixture).mean()}
+    return mixture.holdout_nll(state.mdn, holdout)
 
 
 def phases(config: Config) -> tuple[Phase, ...]:
     return (Phase("main", None, partial(update, config=config), holdout_metrics),)
 
 
-def most_probable_mean(mixture: Mixture):
-    """mu_{u}(s) with u = argmax_i alpha_i(s): (..., M, A) means -> (..., A)."""
-    best = jnp.argmax(mixture.logits, axis=-1)
-    return jnp.take_along_axis(mixture.means, best[..., None, None], axis=-2)[..., 0, :]
-
-
 def act(state: State, observations, config: Config):
     """The most probable component's mean, clipped to [-1, 1] (observations normalised)."""
     del config
-    return jnp.clip(most_probable_mean(state.mdn.apply_fn(state.mdn.params, observations)),
+    return jnp.clip(mixture.most_probable_mean(state.mdn.apply_fn(state.mdn.params, observations)),
                     -1.0, 1.0)
 
 
 def mode_report(state: State, observations, config: Config):
     """Per state: the mixture, and the component acting uses (the most probable)."""
     del config
-    mixture = state.mdn.apply_fn(state.mdn.params, observations)
-    return {"mixture": mixture, "best_mode": jnp.argmax(mixture.logits, axis=-1)}
+    components = state.mdn.apply_fn(state.mdn.params, observations)
+    return {"mixture": components, "best_mode": jnp.argmax(components.logits, axis=-1)}

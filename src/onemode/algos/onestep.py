@@ -31,11 +31,11 @@ import jax
 import jax.numpy as jnp
 from flax.training.train_state import TrainState
 
-from onemode.algos.awac import advantage
 from onemode.algos.base import Phase
-from onemode.algos.bc import gaussian_nll, mean_action, weighted_log_likelihood
-from onemode.algos.common import exp_clip_weight, make_state, polyak, sarsa_target, td_update
-from onemode.algos.config import AlgoConfig, check
+from onemode.algos.common import exp_clip_weight, make_state, polyak, weight_metrics
+from onemode.algos.config import AlgoConfig
+from onemode.algos.critics import sampled_advantage, sarsa_target, td_metrics, td_update
+from onemode.algos.gaussian import gaussian_nll, mean_action, weighted_imitation
 from onemode.nets import GaussianPolicy, QEnsemble
 
 
@@ -73,24 +73,6 @@ class Config(AlgoConfig):
     critic_lr: float = 1e-4
     actor_lr: float = 1e-4
 
-    def validate(self):
-        check(len(self.hidden) >= 1 and min(self.hidden) >= 1,
-              f"hidden needs positive widths, got {self.hidden}")
-        check(self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}")
-        check(0 <= self.discount < 1, f"discount must be in [0, 1), got {self.discount}")
-        check(self.beta > 0, f"beta (1 / tau) must be > 0, got {self.beta}")
-        check(self.weight_clip > 0, f"weight_clip must be > 0, got {self.weight_clip}")
-        check(self.value_samples >= 1, f"value_samples must be >= 1, got {self.value_samples}")
-        check(0 <= self.polyak < 1, f"polyak must be in [0, 1), got {self.polyak}")
-        check(self.target_update_every >= 1,
-              f"target_update_every must be >= 1, got {self.target_update_every}")
-        check(self.n_critics >= 1, f"n_critics must be >= 1, got {self.n_critics}")
-        check(self.behaviour_steps >= 0,
-              f"behaviour_steps must be >= 0, got {self.behaviour_steps}")
-        check(self.critic_steps >= 0, f"critic_steps must be >= 0, got {self.critic_steps}")
-        check(min(self.behaviour_lr, self.critic_lr, self.actor_lr) > 0,
-              "learning rates must be > 0")
-
 
 class State(NamedTuple):
     behaviour: TrainState  # beta_hat, frozen after phase 1
@@ -119,7 +101,7 @@ def init(key, obs_dim: int, act_dim: int, config: Config) -> State:
 def update_behaviour(state: State, batch, key, config: Config):
     """beta_hat <- maximum likelihood on dataset pairs; pi_theta follows it (its init)."""
     del key, config
-    behaviour, loss = weighted_log_likelihood(state.behaviour, batch.observations, batch.actions)
+    behaviour, loss = weighted_imitation(state.behaviour, batch.observations, batch.actions)
     # the improvement step starts from beta_hat, with a fresh optimiser (authors' code)
     actor = state.actor.replace(params=behaviour.params)
     return state._replace(behaviour=behaviour, actor=actor), {"behaviour_nll": loss}
@@ -132,27 +114,26 @@ def behaviour_holdout_metrics(state: State, holdout) -> dict:
 
 # ---------------------------------------------- phase 2: SARSA Q of beta
 def update_critic(state: State, batch, key, config: Config):
-    """Q_hat(s, a) -> r + gamma (1 - d) Q^-(s', a'), a' from the data, where td_mask is 1."""
+    """Q_hat(s, a) -> r + gamma (1 - d) Q^-(s', a'), a' the data's next action in the episode."""
     del key
     target = sarsa_target(state.critic, state.critic_target, batch, config.discount)
-    critic, loss = td_update(state.critic, batch, target, batch.td_mask)
+    critic, loss = td_update(state.critic, batch, target)
     step = state.step + 1
     critic_target = polyak(step, config.target_update_every, critic.params, state.critic_target,
                            config.polyak)
     return (state._replace(critic=critic, critic_target=critic_target, step=step),
-            {"td_loss": loss, "q_mean": target.mean()})
+            td_metrics(target, loss))
 
 
 # --------------------------------------- phase 3: one step of improvement
 def update_actor(state: State, batch, key, config: Config):
     """exp(A / beta)-weighted likelihood of dataset actions, A against V from beta_hat samples."""
-    adv = advantage(state.critic, state.behaviour, batch.observations, batch.actions, key,
-                    config.value_samples)
+    adv = sampled_advantage(state.critic, state.behaviour, batch.observations, batch.actions,
+                            key, config.value_samples)
     weight = exp_clip_weight(adv, config.beta, config.weight_clip)
-    actor, loss = weighted_log_likelihood(state.actor, batch.observations, batch.actions, weight)
-    metrics = {"actor_loss": loss, "advantage": adv.mean(), "weight_mean": weight.mean(),
-               "weight_clipped_frac": jnp.mean(weight >= config.weight_clip)}
-    return state._replace(actor=actor), metrics
+    actor, loss = weighted_imitation(state.actor, batch.observations, batch.actions, weight)
+    return (state._replace(actor=actor),
+            {"actor_loss": loss, **weight_metrics(adv, weight, config.weight_clip)})
 
 
 def phases(config: Config) -> tuple[Phase, ...]:

@@ -11,22 +11,17 @@ Every step (one "main" phase):
                                                           (TD3 target smoothing)
   y       = r + gamma (1 - d) min_i Q_i^-(s', a~')        (clipped double Q)
   Q_i     <- (Q_i(s, a) - y)^2 for both critics
-Every `policy_freq`-th step (delayed policy update):
+Every `actor_update_every`-th step (delayed policy update):
   pi      <- -lambda Q_1(s, pi(s)) + (pi(s) - a)^2,
-             lambda = alpha / mean_batch |Q_1(s, pi(s))|      (Eq. 3, 4)
+             lambda = alpha / mean_batch |Q_1(s, pi(s))|      (Eq. 3, 4; alpha: `q_weight`)
              (Eq. 4 writes |Q(s_i, a_i)|; the authors' code, followed here,
              takes it at a = pi(s_i), on the first critic)
   pi^-, Q^- <- Polyak averages with rate 1 - polyak (tau)
 
-Bootstrapping needs only the next state, s'. A row cut by a time limit has a
-real s' when the data gives next_observations, but one derived from the
-episode structure (a file without next_observations) carries the row's own
-observation there, and `Transitions` does not say which. So the TD loss uses
-`batch.td_mask`: terminal rows (r alone) and rows whose successor lies in the
-same episode. This drops one row per time-limited episode from the critic
-loss, never feeds it a fake successor, and matches D4RL's `qlearning_dataset`,
-which the paper's code trains on and which also leaves out timeout rows. The
-actor's loss needs only (s, a) and uses every row.
+Bootstrapping needs only a real next state s': the TD loss runs over the rows
+where `bellman_target` says it exists (a time-limit row whose s' the data gives
+bootstraps; one whose s' was derived from the episode structure does not).
+The actor's loss needs only (s, a) and uses every row.
 """
 
 from __future__ import annotations
@@ -35,15 +30,15 @@ import dataclasses
 from functools import partial
 from typing import NamedTuple
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 from flax.training.train_state import TrainState
 
 from onemode.algos.base import Phase
-from onemode.algos.common import make_state, polyak, q_value, td_update
+from onemode.algos.common import make_state, polyak
 from onemode.algos.config import AlgoConfig, check
-from onemode.nets import MLP, QEnsemble
+from onemode.algos.critics import bellman_target, q_value, td_metrics, td_update
+from onemode.nets import DeterministicPolicy, QEnsemble
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,32 +51,29 @@ class Config(AlgoConfig):
     (github.com/sfujim/TD3_BC): two hidden layers of 256 for actor and
     critics, Adam with learning rate 3e-4, batch 256, discount 0.99, target
     rate tau = 0.005 (polyak = 1 - tau), target noise 0.2 clipped at 0.5,
-    actor and targets updated every 2nd critic update.
+    actor and targets updated every 2nd critic update, twin critics.
+
+    `q_weight` is the paper's alpha (Eq. 4), the weight of the Q-term against
+    the behaviour-cloning term.
     """
 
     hidden: tuple[int, ...] = (256, 256)
     batch_size: int = 256
     discount: float = 0.99
-    alpha: float = 2.5            # Eq. 4: lambda = alpha / mean|Q|
+    q_weight: float = 2.5         # alpha, Eq. 4: lambda = alpha / mean|Q|
     actor_lr: float = 3e-4
     critic_lr: float = 3e-4
+    n_critics: int = 2            # clipped double Q: the minimum of the target critics
     polyak: float = 0.995         # 1 - tau, tau = 0.005
-    policy_noise: float = 0.2     # sigma of the target smoothing noise
-    noise_clip: float = 0.5       # c
-    policy_freq: int = 2          # delayed actor and target updates
+    target_update_every: int = 2
+    target_noise: float = 0.2     # sigma of the target smoothing noise
+    target_noise_clip: float = 0.5   # c
+    actor_update_every: int = 2   # delayed actor updates
 
     def validate(self):
-        check(len(self.hidden) >= 1 and min(self.hidden) >= 1,
-              f"hidden needs positive widths, got {self.hidden}")
-        check(self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}")
-        check(0 <= self.discount < 1, f"discount must be in [0, 1), got {self.discount}")
-        check(self.alpha > 0, f"alpha must be > 0, got {self.alpha}")
-        check(self.actor_lr > 0, f"actor_lr must be > 0, got {self.actor_lr}")
-        check(self.critic_lr > 0, f"critic_lr must be > 0, got {self.critic_lr}")
-        check(0 <= self.polyak < 1, f"polyak must be in [0, 1), got {self.polyak}")
-        check(self.policy_noise >= 0, f"policy_noise must be >= 0, got {self.policy_noise}")
-        check(self.noise_clip >= 0, f"noise_clip must be >= 0, got {self.noise_clip}")
-        check(self.policy_freq >= 1, f"policy_freq must be >= 1, got {self.policy_freq}")
+        check(self.q_weight > 0, f"q_weight (alpha) must be > 0, got {self.q_weight}")
+        check(self.actor_update_every >= 1,
+              f"actor_update_every must be >= 1, got {self.actor_update_every}")
 
 
 class State(NamedTuple):
@@ -92,49 +84,40 @@ class State(NamedTuple):
     step: jax.Array        # updates done
 
 
-class DeterministicPolicy(nn.Module):
-    """pi(s) = tanh(MLP(s)): a deterministic action in (-1, 1)."""
-
-    hidden: tuple[int, ...]
-    act_dim: int
-
-    @nn.compact
-    def __call__(self, observations):
-        return jnp.tanh(MLP(self.hidden, self.act_dim)(observations))
-
-
 def init(key, obs_dim: int, act_dim: int, config: Config) -> State:
     obs, act = jnp.zeros((1, obs_dim)), jnp.zeros((1, act_dim))
     k_actor, k_critic = jax.random.split(key)
     actor = make_state(DeterministicPolicy(config.hidden, act_dim), k_actor, config.actor_lr, obs)
-    critic = make_state(QEnsemble(config.hidden, 2), k_critic, config.critic_lr, obs, act)
+    critic = make_state(QEnsemble(config.hidden, config.n_critics), k_critic, config.critic_lr,
+                        obs, act)
     return State(actor, actor.params, critic, critic.params, jnp.zeros((), jnp.int32))
 
 
 # ------------------------------------------------------------------ pieces
-def bc_weight(q, alpha: float):
+def bc_weight(q, q_weight: float):
     """Eq. 4: lambda = alpha / mean |Q| over the minibatch, held constant in the gradient."""
-    return jax.lax.stop_gradient(alpha / jnp.mean(jnp.abs(q)))
+    return jax.lax.stop_gradient(q_weight / jnp.mean(jnp.abs(q)))
 
 
-def actor_objective(q, policy_actions, data_actions, alpha: float):
+def actor_objective(q, policy_actions, data_actions, q_weight: float):
     """Eq. 3, as a loss: -lambda mean Q(s, pi(s)) + mean (pi(s) - a)^2.
 
     The squared error is averaged over action dimensions, as in the authors' code.
     """
-    return -bc_weight(q, alpha) * jnp.mean(q) + jnp.mean((policy_actions - data_actions) ** 2)
+    return (-bc_weight(q, q_weight) * jnp.mean(q)
+            + jnp.mean((policy_actions - data_actions) ** 2))
 
 
 def update_critic(state: State, batch, key, config: Config):
     """Clipped double-Q TD with target policy smoothing (TD3), over rows with a real s'."""
-    noise = jnp.clip(config.policy_noise * jax.random.normal(key, batch.actions.shape),
-                     -config.noise_clip, config.noise_clip)
+    noise = jnp.clip(config.target_noise * jax.random.normal(key, batch.actions.shape),
+                     -config.target_noise_clip, config.target_noise_clip)
     next_actions = jnp.clip(state.actor.apply_fn(state.actor_target, batch.next_observations)
                             + noise, -1.0, 1.0)
     next_q = q_value(state.critic, state.critic_target, batch.next_observations, next_actions)
-    target = batch.rewards + config.discount * (1.0 - batch.terminals) * next_q
-    critic, loss = td_update(state.critic, batch, target, batch.td_mask)
-    return critic, {"td_loss": loss, "q_target_mean": target.mean()}
+    target = bellman_target(batch, next_q, config.discount)
+    critic, loss = td_update(state.critic, batch, target)
+    return critic, td_metrics(target, loss)
 
 
 def update_actor(state: State, batch, do_update, config: Config):
@@ -143,24 +126,26 @@ def update_actor(state: State, batch, do_update, config: Config):
     def loss_fn(params):
         policy_actions = state.actor.apply_fn(params, batch.observations)
         q = state.critic.apply_fn(state.critic.params, batch.observations, policy_actions)[0]
-        return actor_objective(q, policy_actions, batch.actions, config.alpha), q
+        return actor_objective(q, policy_actions, batch.actions, config.q_weight), q
 
     (loss, q), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.actor.params)
     actor = jax.lax.cond(do_update, lambda: state.actor.apply_gradients(grads=grads),
                          lambda: state.actor)
-    return actor, {"actor_loss": loss, "lambda": bc_weight(q, config.alpha), "q_pi": q.mean()}
+    return actor, {"actor_loss": loss, "lambda": bc_weight(q, config.q_weight), "q_pi": q.mean()}
 
 
 def update(state: State, batch, key, config: Config):
-    """One TD3+BC step: critics every step; actor and both targets every `policy_freq`."""
+    """One TD3+BC step: critics every step, the actor every `actor_update_every`, the targets
+    every `target_update_every` (both 2: TD3 steps the targets with the delayed actor)."""
     step = state.step + 1
     critic, critic_metrics = update_critic(state, batch, key, config)
     state = state._replace(critic=critic)
-    actor, actor_metrics = update_actor(state, batch, step % config.policy_freq == 0, config)
-    actor_target = polyak(step, config.policy_freq, actor.params, state.actor_target,
+    actor, actor_metrics = update_actor(state, batch, step % config.actor_update_every == 0,
+                                        config)
+    actor_target = polyak(step, config.target_update_every, actor.params, state.actor_target,
                           config.polyak)
-    critic_target = polyak(step, config.policy_freq, critic.params, state.critic_target,
-                           config.polyak)
+    critic_target = polyak(step, config.target_update_every, critic.params,
+                           state.critic_target, config.polyak)
     return (State(actor, actor_target, critic, critic_target, step),
             {**critic_metrics, **actor_metrics})
 

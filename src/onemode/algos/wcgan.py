@@ -22,9 +22,8 @@ Every step (one "main" phase):
             -E[log D(s, pi(s, z))] (same fixed point, no vanishing gradient
             while D wins; Goodfellow et al., 2014)
 
-The behaviour critic (`BehaviourCritic`, `update_behaviour_critic`,
-`behaviour_advantage`, `advantage_weights`) is shared with
-`onemode.algos.wcvae`. The authors' code estimates the advantage instead as
+The behaviour critic is `onemode.algos.behaviour_critic`, shared with WCVAE.
+The authors' code estimates the advantage instead as
 r + gamma V(s') - V(s) with V fitted by TD(0); Q - V with V = E_{a~pi_b} Q is
 the same quantity in expectation over s', with less variance from s'.
 
@@ -48,26 +47,23 @@ import optax
 from flax.training.train_state import TrainState
 
 from onemode.algos.base import Phase
-from onemode.algos.common import (exp_clip_weight, make_state, polyak, q_value, sarsa_target,
-                                  td_update)
-from onemode.algos.config import AlgoConfig, check
-from onemode.nets import MLP, QEnsemble
-
-ACT_KEY = 0  # the fixed PRNG key of the K - 1 latent draws when acting by best-of-K
+from onemode.algos.behaviour_critic import (BehaviourCritic, WeightedModelConfig,
+                                            act_by_candidates, advantage_weights,
+                                            candidate_latents, init_behaviour_critic,
+                                            update_behaviour_critic)
+from onemode.algos.common import make_state
+from onemode.algos.config import check
+from onemode.nets import MLP
 
 
 @dataclasses.dataclass(frozen=True)
-class Config(AlgoConfig):
-    """WCGAN hyper-parameters.
+class Config(WeightedModelConfig):
+    """WCGAN hyper-parameters (the weight's and the critic's: `WeightedModelConfig`).
 
     The objective is the LOM paper's Eq. 39 (App. C.1) with GOPlan's weight
-    w = exp_clip(A / beta) (Wang et al., 2024b). The paper states no
-    hyper-parameters for its baselines, so: `beta`, `weight_clip`, `polyak`,
-    `target_update_every` and `discount` are LOM's (Table 3), so that WCGAN
-    weights advantages as LOM does; `noise_dim` (10), the learning rates
-    (1e-4) and the widths (256) are the authors' (github.com/MianchuWang/LOM,
-    agents/wcgan.py, networks/networks.py; that code weights by exp(2 A),
-    clipped at 50).
+    w = exp_clip(A / beta) (Wang et al., 2024b). `noise_dim` (10) and the
+    learning rates (1e-4) are the authors' (github.com/MianchuWang/LOM,
+    agents/wcgan.py; that code weights by exp(2 A), clipped at 50).
 
     Two standard GAN stabilisers, not in the authors' code: Adam with
     beta1 = 0.5 (`adam_beta1`; Radford et al., 2016) and acting with an
@@ -81,111 +77,19 @@ class Config(AlgoConfig):
     the authors' code does by multiplying the generated term by the mean weight.
     """
 
-    hidden: tuple[int, ...] = (256, 256)
-    batch_size: int = 256
-    discount: float = 0.99
-    beta: float = 5.0                 # advantage temperature of w
-    weight_clip: float = 50.0         # C
-    normalize_weights: bool = True
     noise_dim: int = 10               # z ~ N(0, I_noise_dim)
     generator_lr: float = 1e-4
     discriminator_lr: float = 1e-4
     adam_beta1: float = 0.5           # of the generator's and discriminator's Adam
     generator_ema: float = 0.995      # acting and sampling use this average of pi's weights
-    critic_lr: float = 3e-4           # Q and V
-    polyak: float = 0.995             # rho
-    target_update_every: int = 2
-    act_candidates: int = 1           # 1: pi(s, 0); K > 1: best of K by Q
 
     def validate(self):
-        check(len(self.hidden) >= 1 and min(self.hidden) >= 1,
-              f"hidden needs positive widths, got {self.hidden}")
-        check(self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}")
-        check(0 <= self.discount < 1, f"discount must be in [0, 1), got {self.discount}")
-        check(self.beta > 0, f"beta must be > 0, got {self.beta}")
-        check(self.weight_clip > 0, f"weight_clip (C) must be > 0, got {self.weight_clip}")
         check(self.noise_dim >= 1, f"noise_dim must be >= 1, got {self.noise_dim}")
-        for name in ("generator_lr", "discriminator_lr", "critic_lr"):
-            check(getattr(self, name) > 0, f"{name} must be > 0, got {getattr(self, name)}")
         check(0 <= self.generator_ema < 1,
               f"generator_ema must be in [0, 1), got {self.generator_ema}")
         check(0 <= self.adam_beta1 < 1, f"adam_beta1 must be in [0, 1), got {self.adam_beta1}")
-        check(0 <= self.polyak < 1, f"polyak (rho) must be in [0, 1), got {self.polyak}")
-        check(self.target_update_every >= 1,
-              f"target_update_every must be >= 1, got {self.target_update_every}")
-        check(self.act_candidates >= 1, f"act_candidates must be >= 1, got {self.act_candidates}")
 
 
-# ====================================================== the behaviour critic
-# Shared by WCGAN and WCVAE: the advantage A^{pi_b}(s, a) that weights Eq. 39 and 40.
-class BehaviourCritic(NamedTuple):
-    q: TrainState       # Q^{pi_b}(s, a), a one-member `QEnsemble`
-    q_target: dict      # Q^-
-    v: TrainState       # V^{pi_b}(s)
-
-
-class ValueNet(nn.Module):
-    hidden: tuple[int, ...]
-
-    @nn.compact
-    def __call__(self, observations):
-        return MLP(self.hidden, 1)(observations)[..., 0]
-
-
-def init_behaviour_critic(key, obs_dim: int, act_dim: int, hidden, lr: float) -> BehaviourCritic:
-    obs, act = jnp.zeros((1, obs_dim)), jnp.zeros((1, act_dim))
-    k_q, k_v = jax.random.split(key)
-    q = make_state(QEnsemble(hidden, 1), k_q, lr, obs, act)
-    return BehaviourCritic(q, q.params, make_state(ValueNet(hidden), k_v, lr, obs))
-
-
-def update_behaviour_critic(critic: BehaviourCritic, batch, step, config):
-    """One step of both regressions; `step` counts updates done, for the target's delay.
-
-      Q(s, a) -> r + gamma (1 - d) Q^-(s', a'), a' the data's next action (SARSA)
-      V(s)    -> Q(s, a), a the data's action: the minimiser is E_{a~pi_b(.|s)} Q(s, a)
-
-    `config` gives discount, polyak and target_update_every.
-    """
-    target = sarsa_target(critic.q, critic.q_target, batch, config.discount)
-    q, td_loss = td_update(critic.q, batch, target, batch.td_mask)
-    q_data = jax.lax.stop_gradient(q_value(q, q.params, batch.observations, batch.actions))
-
-    def value_loss(params):
-        return jnp.mean((critic.v.apply_fn(params, batch.observations) - q_data) ** 2)
-
-    v_loss, grads = jax.value_and_grad(value_loss)(critic.v.params)
-    q_target = polyak(step + 1, config.target_update_every, q.params, critic.q_target,
-                      config.polyak)
-    return (BehaviourCritic(q, q_target, critic.v.apply_gradients(grads=grads)),
-            {"td_loss": td_loss, "v_loss": v_loss, "q_mean": q_data.mean()})
-
-
-def behaviour_advantage(critic: BehaviourCritic, observations, actions):
-    """A^{pi_b}(s, a) = Q(s, a) - V(s)."""
-    return (q_value(critic.q, critic.q.params, observations, actions)
-            - critic.v.apply_fn(critic.v.params, observations))
-
-
-def advantage_weights(critic: BehaviourCritic, batch, config):
-    """w(s, a) = exp_clip(A^{pi_b}(s, a) / beta), then (optionally) over its batch mean."""
-    advantage = behaviour_advantage(critic, batch.observations, batch.actions)
-    weight = exp_clip_weight(advantage, config.beta, config.weight_clip)
-    metrics = {"advantage": advantage.mean(), "weight_mean": weight.mean(),
-               "weight_clipped_frac": jnp.mean(weight >= config.weight_clip)}
-    if config.normalize_weights:  # (all weights underflowing to 0 leaves them 0, not NaN)
-        weight = weight / jnp.maximum(weight.mean(), jnp.finfo(weight.dtype).tiny)
-    return jax.lax.stop_gradient(weight), metrics
-
-
-def best_by_q(critic: BehaviourCritic, observations, candidates):
-    """The candidate (K, B, A) of highest Q(s, a) per state: (B, A)."""
-    states = jnp.broadcast_to(observations, candidates.shape[:-1] + observations.shape[-1:])
-    best = jnp.argmax(q_value(critic.q, critic.q.params, states, candidates), axis=0)
-    return jnp.take_along_axis(candidates, best[None, :, None], axis=0)[0]
-
-
-# ================================================================== WCGAN
 class State(NamedTuple):
     critic: BehaviourCritic
     generator: TrainState      # pi(s, z)
@@ -221,7 +125,7 @@ def init(key, obs_dim: int, act_dim: int, config: Config) -> State:
     generator = make_state(Generator(config.hidden, act_dim), k_gen, config.generator_lr, obs,
                            jnp.zeros((1, config.noise_dim)), b1=config.adam_beta1)
     return State(
-        critic=init_behaviour_critic(k_critic, obs_dim, act_dim, config.hidden, config.critic_lr),
+        critic=init_behaviour_critic(k_critic, obs_dim, act_dim, config),
         generator=generator,
         generator_ema=generator.params,
         discriminator=make_state(Discriminator(config.hidden), k_dis, config.discriminator_lr,
@@ -288,12 +192,6 @@ def phases(config: Config) -> tuple[Phase, ...]:
     return (Phase("main", None, partial(update, config=config)),)
 
 
-def candidate_latents(k: int, batch_shape, dim: int):
-    """(k, *batch_shape, dim): z = 0 first, then k - 1 fixed draws, the same for every state."""
-    latents = jax.random.normal(jax.random.PRNGKey(ACT_KEY), (k,) + (1,) * len(batch_shape) + (dim,))
-    return jnp.broadcast_to(latents.at[0].set(0.0), (k,) + tuple(batch_shape) + (dim,))
-
-
 def candidates(state: State, observations, config: Config):
     """The acting candidates (K, B, A): pi(s, 0), then pi(s, z_k) for K - 1 fixed draws z_k."""
     k = config.act_candidates
@@ -304,10 +202,7 @@ def candidates(state: State, observations, config: Config):
 
 def act(state: State, observations, config: Config):
     """pi(s, 0), or the best of `act_candidates` by Q (observations normalised, in [-1, 1])."""
-    actions = candidates(state, observations, config)
-    if config.act_candidates > 1:
-        return best_by_q(state.critic, observations, actions)
-    return actions[0]
+    return act_by_candidates(state.critic, observations, candidates(state, observations, config))
 
 
 def sample_actions(state: State, observations, key, n_samples: int, config: Config):

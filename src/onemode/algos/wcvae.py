@@ -12,7 +12,7 @@ model's marginal pi(a|s) = E_{z~p} D(a|z,s) fits w(s,a) pi_b(a|s), every mode
 kept. This weighting is GOPlan's (Wang et al., 2024b).
 
 Every step (one "main" phase):
-  Q, V   <- the behaviour critic shared with WCGAN (`onemode.algos.wcgan`):
+  Q, V   <- the behaviour critic shared with WCGAN (`onemode.algos.behaviour_critic`):
             SARSA Q of pi_b, V(s) regressed onto Q(s, a) so V = E_{a~pi_b} Q
   A      =  Q(s, a) - V(s),  w = exp_clip(A / beta)
   E, D   <- -Eq. 40: E[w (-log D(a|z,s))] + E[w KL(E(.|s,a) || N(0, I))],
@@ -42,25 +42,23 @@ import jax.numpy as jnp
 from flax.training.train_state import TrainState
 
 from onemode.algos.base import Phase
+from onemode.algos.behaviour_critic import (BehaviourCritic, WeightedModelConfig,
+                                            act_by_candidates, advantage_weights,
+                                            candidate_latents, init_behaviour_critic,
+                                            update_behaviour_critic)
 from onemode.algos.common import make_state
-from onemode.algos.config import AlgoConfig, check
-from onemode.algos.wcgan import (BehaviourCritic, candidate_latents, advantage_weights, best_by_q,
-                                 init_behaviour_critic, update_behaviour_critic)
+from onemode.algos.config import check
 from onemode.nets import LOG_STD_MIN, MLP, clamp_log_std, gaussian_log_prob, sample_gaussian
 
 
 @dataclasses.dataclass(frozen=True)
-class Config(AlgoConfig):
-    """WCVAE hyper-parameters.
+class Config(WeightedModelConfig):
+    """WCVAE's own hyper-parameters; the weight's and the critic's are inherited.
 
-    The objective is the LOM paper's Eq. 40 (App. C.1) with GOPlan's weight
-    w = exp_clip(A / beta) (Wang et al., 2024b). The paper states no
-    hyper-parameters for its baselines, so: `beta`, `weight_clip`, `polyak`,
-    `target_update_every` and `discount` are LOM's (Table 3), as in WCGAN;
-    the widths (256) are those of the authors' code (github.com/MianchuWang/LOM,
-    networks/networks.py, whose CVAE has 64 latent dimensions; BCQ's VAE,
-    Fujimoto et al. 2019, has 2 x act_dim). A latent dimension the data does
-    not need costs nothing: the KL term returns it to the prior.
+    The latent: the authors' CVAE
+    (github.com/MianchuWang/LOM) has 64 dimensions, BCQ's VAE (Fujimoto et al.,
+    2019) 2 x act_dim; a dimension the data does not need costs nothing, the KL
+    term returns it to the prior.
 
     `decoder_std` fixes D's sigma (the authors' CVAE, with its squared-error
     reconstruction, fixes it too). A learned sigma (`decoder_std=0`) lets the
@@ -73,37 +71,15 @@ class Config(AlgoConfig):
     depend on the advantages' scale.
     """
 
-    hidden: tuple[int, ...] = (256, 256)
-    batch_size: int = 256
-    discount: float = 0.99
-    beta: float = 5.0                 # advantage temperature of w
-    weight_clip: float = 50.0         # C
-    normalize_weights: bool = True
     latent_dim: int = 8               # z ~ N(0, I_latent_dim)
     decoder_std: float = 0.1          # sigma of D(a|z,s); 0: learned (state-independent)
     vae_lr: float = 3e-4              # encoder and decoder
-    critic_lr: float = 3e-4           # Q and V
-    polyak: float = 0.995             # rho
-    target_update_every: int = 2
-    act_candidates: int = 1           # 1: mean of D(.|0, s); K > 1: best of K by Q
 
     def validate(self):
-        check(len(self.hidden) >= 1 and min(self.hidden) >= 1,
-              f"hidden needs positive widths, got {self.hidden}")
-        check(self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}")
-        check(0 <= self.discount < 1, f"discount must be in [0, 1), got {self.discount}")
-        check(self.beta > 0, f"beta must be > 0, got {self.beta}")
-        check(self.weight_clip > 0, f"weight_clip (C) must be > 0, got {self.weight_clip}")
         check(self.latent_dim >= 1, f"latent_dim must be >= 1, got {self.latent_dim}")
         check(self.decoder_std == 0 or math.exp(LOG_STD_MIN) <= self.decoder_std <= 1,
               f"decoder_std must be 0 (learned) or in [{math.exp(LOG_STD_MIN):.4f}, 1], "
               f"got {self.decoder_std}")
-        for name in ("vae_lr", "critic_lr"):
-            check(getattr(self, name) > 0, f"{name} must be > 0, got {getattr(self, name)}")
-        check(0 <= self.polyak < 1, f"polyak (rho) must be in [0, 1), got {self.polyak}")
-        check(self.target_update_every >= 1,
-              f"target_update_every must be >= 1, got {self.target_update_every}")
-        check(self.act_candidates >= 1, f"act_candidates must be >= 1, got {self.act_candidates}")
 
 
 class State(NamedTuple):
@@ -159,7 +135,7 @@ def init(key, obs_dim: int, act_dim: int, config: Config) -> State:
     obs, act = jnp.zeros((1, obs_dim)), jnp.zeros((1, act_dim))
     k_critic, k_vae = jax.random.split(key)
     return State(
-        critic=init_behaviour_critic(k_critic, obs_dim, act_dim, config.hidden, config.critic_lr),
+        critic=init_behaviour_critic(k_critic, obs_dim, act_dim, config),
         vae=make_state(ConditionalVAE(config.hidden, act_dim, config.latent_dim,
                                       config.decoder_std), k_vae,
                        config.vae_lr, obs, act),
@@ -221,10 +197,7 @@ def candidates(state: State, observations, config: Config):
 
 def act(state: State, observations, config: Config):
     """mu_D(0, s), or the best of `act_candidates` decoded means by Q (actions in [-1, 1])."""
-    actions = candidates(state, observations, config)
-    if config.act_candidates > 1:
-        return best_by_q(state.critic, observations, actions)
-    return actions[0]
+    return act_by_candidates(state.critic, observations, candidates(state, observations, config))
 
 
 def sample_actions(state: State, observations, key, n_samples: int, config: Config):

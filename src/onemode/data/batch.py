@@ -14,9 +14,12 @@ from onemode.data.dataset import Dataset, NormStats
 class Transitions(NamedTuple):
     """A batch of transitions (or the whole dataset) as device arrays.
 
-    Observations are already normalised. `td_mask` is 1 where the SARSA target
-    r + gamma * (1 - terminal) * Q(s', a') is defined: terminal rows, and rows
-    whose next action lies in the same episode.
+    Observations are already normalised. Two facts about each row's successor
+    stay separate (see `onemode.algos.critics.bellman_target`, which reads them):
+    `has_next_observation` is 1 where s' is a real successor state, so an
+    off-policy target r + gamma V(s') may bootstrap from it; `has_next_action`
+    is 1 where the episode goes on in the data, so a SARSA target may also use
+    a' = `next_actions`. Where either is 0 the row's s' or a' is a stand-in.
     """
 
     observations: jax.Array
@@ -25,13 +28,13 @@ class Transitions(NamedTuple):
     next_observations: jax.Array
     next_actions: jax.Array
     terminals: jax.Array
-    td_mask: jax.Array
+    has_next_observation: jax.Array
+    has_next_action: jax.Array
 
 
 def to_device(dataset: Dataset, stats: NormStats | None = None) -> Transitions:
     """Put the whole dataset on the default device once, normalised with `stats`."""
     stats = dataset.obs_stats if stats is None else stats
-    td_mask = dataset.terminals | dataset.has_next_action
     host = Transitions(
         observations=stats.normalize(dataset.observations),
         actions=dataset.actions,
@@ -39,7 +42,8 @@ def to_device(dataset: Dataset, stats: NormStats | None = None) -> Transitions:
         next_observations=stats.normalize(dataset.next_observations),
         next_actions=dataset.next_actions,
         terminals=dataset.terminals.astype(np.float32),
-        td_mask=td_mask.astype(np.float32),
+        has_next_observation=dataset.has_next_observation.astype(np.float32),
+        has_next_action=dataset.has_next_action.astype(np.float32),
     )
     return jax.tree.map(lambda x: jnp.asarray(x, jnp.float32), host)
 

@@ -6,6 +6,7 @@ format is validated by the same code and fails with the same kind of message.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Mapping, NamedTuple
@@ -64,6 +65,10 @@ class Dataset:
     next_observations (N, obs_dim) float32. An episode ends at a row that is a
     terminal or a timeout; rows after the last end form an incomplete episode.
     Build one with `Dataset.from_arrays`, which validates.
+
+    `next_observations_derived` records that the data gave no next_observations:
+    they were read off the following row, and an episode's last row has none
+    (see `has_next_observation`).
     """
 
     observations: np.ndarray
@@ -74,6 +79,7 @@ class Dataset:
     next_observations: np.ndarray
     source: str = "<memory>"
     notes: tuple[str, ...] = field(default=())
+    next_observations_derived: bool = False
 
     # ------------------------------------------------------------------ build
     @classmethod
@@ -129,11 +135,22 @@ class Dataset:
         if next_obs is None:
             next_obs = _derive_next_observations(obs, ends)
             notes.append("next_observations derived from the episode structure")
-        return cls(obs, actions, rewards, terminals, timeouts, next_obs, source, tuple(notes))
+        return cls(obs, actions, rewards, terminals, timeouts, next_obs, source, tuple(notes),
+                   next_observations_derived=not has_next_obs)
 
     def arrays(self) -> dict[str, np.ndarray]:
-        """The stored arrays, keyed as in every file format."""
-        return {k: getattr(self, k) for k in REQUIRED_KEYS + OPTIONAL_KEYS}
+        """The arrays the data gave, keyed as in every file format.
+
+        Derived next_observations are left out: written to a file, their stand-ins
+        at episode ends would read back as real successor states.
+        """
+        keys = REQUIRED_KEYS + (() if self.next_observations_derived else OPTIONAL_KEYS)
+        return {k: getattr(self, k) for k in keys}
+
+    def subset(self, rows: np.ndarray) -> "Dataset":
+        """The given rows, in order: whole episodes, already validated."""
+        return dataclasses.replace(self, **{k: getattr(self, k)[rows] for k in
+                                            REQUIRED_KEYS + OPTIONAL_KEYS})
 
     # -------------------------------------------------------- episode structure
     def __len__(self) -> int:
@@ -179,6 +196,17 @@ class Dataset:
         valid = ~self.episode_ends
         valid[-1] = False  # the last row has no successor in the data
         return valid
+
+    @cached_property
+    def has_next_observation(self) -> np.ndarray:
+        """(N,) bool: `next_observations` holds a real successor state s'.
+
+        Every row where the data gave next_observations; where they were derived,
+        only the rows whose episode goes on in the data.
+        """
+        if self.next_observations_derived:
+            return self.has_next_action.copy()
+        return np.ones(len(self), bool)
 
     @cached_property
     def next_actions(self) -> np.ndarray:
@@ -289,8 +317,8 @@ def _derive_next_observations(obs: np.ndarray, ends: np.ndarray) -> np.ndarray:
     """s_{t+1} = observations[t+1] inside an episode.
 
     At an episode's last row the successor is not in the data; the row's own
-    observation stands in. It is never used: such a row is either terminal
-    (no bootstrap) or has no next action (excluded from SARSA targets).
+    observation stands in, and `has_next_observation` is False there, so no
+    Bellman target bootstraps from it.
     """
     nxt = obs.copy()
     inside = ~ends
