@@ -29,6 +29,7 @@ import numpy as np
 from onemode.algos import get_algo
 from onemode.algos.config import ConfigError
 from onemode.data import data_spec, save_dataset
+from onemode.envs import Reference
 from onemode.figures import action_figure
 from onemode.fileio import atomic_write
 from onemode.runs import RESUMABLE_SETTINGS, RunDir, TrainConfig, config_differences, run_record
@@ -47,6 +48,24 @@ class BenchSpec:
     size: int | None = None                  # transitions per dataset; None: the task's default
     options: tuple[tuple[str, str], ...] = ()  # applied to every algorithm that has the option
     sweep: tuple[str, tuple[str, ...]] | None = None  # (option, values)
+    datasets: tuple[str, ...] = ()           # the user's files, beside or instead of tasks
+    env: str | None = None                   # where the files are evaluated (see data_spec)
+    ref_min: float | None = None
+    ref_max: float | None = None
+
+    def sources(self, out: Path) -> dict[str, dict]:
+        """label -> data spec: each task (its data generated under OUT/data), each file."""
+        sources = {task: data_spec(task=task, dataset=data_path(task, self.size, out))
+                   for task in self.tasks}
+        for path in self.datasets:
+            label = Path(path).stem if Path(path).suffix else Path(path).name
+            if label in sources:
+                raise ConfigError(f"two bench entries are named '{label}'; rename one file")
+            sources[label] = data_spec(dataset=path, env=self.env, ref_min=self.ref_min,
+                                       ref_max=self.ref_max)
+        if not sources:
+            raise ConfigError("give --tasks, or --dataset FILE (with --env ENV_ID)")
+        return sources
 
 
 def run_label(algo: str, sweep_value: str | None, sweep_name: str | None) -> str:
@@ -99,12 +118,12 @@ def run_bench(spec: BenchSpec, out, show_progress: bool = True, log=print) -> di
                                eval_episodes=spec.eval_episodes,
                                log_every=min(1000, spec.eval_every),
                                checkpoint_every=spec.eval_every)
-    plan = [(task, algo, value) for task in spec.tasks for algo in spec.algos
+    sources = spec.sources(out)
+    plan = [(task, algo, value) for task in sources for algo in spec.algos
             for value in sweep_values]
     sweep_name = spec.sweep[0] if spec.sweep else None
     for task, algo, value in plan:  # every config and earlier run, before the first long run
-        record = run_record(algo, algo_config(algo, spec, value), train_config,
-                            data_spec(task=task, dataset=data_path(task, spec.size, out)))
+        record = run_record(algo, algo_config(algo, spec, value), train_config, sources[task])
         _check_earlier_run(out / "runs" / task / run_label(algo, value, sweep_name), record)
     results = {}
     for i, (task, algo, value) in enumerate(plan, 1):
@@ -116,16 +135,16 @@ def run_bench(spec: BenchSpec, out, show_progress: bool = True, log=print) -> di
             resume = (run_dir / "checkpoint.npz").exists()
             if not resume and run_dir.exists():
                 shutil.rmtree(run_dir)  # cut off before its first checkpoint: start again
-            data = task_data(task, spec.size, out, log)
-            train(algo, algo_config(algo, spec, value), train_config,
-                  data_spec(task=task, dataset=data), run_dir, resume=resume,
-                  show_progress=show_progress)
+            if task in spec.tasks:
+                task_data(task, spec.size, out, log)
+            train(algo, algo_config(algo, spec, value), train_config, sources[task], run_dir,
+                  resume=resume, show_progress=show_progress)
             atomic_write(done, lambda tmp: tmp.write_text("{}\n"))
         else:
             log(f"[{i}/{len(plan)}] {task} / {label}: done, skipped")
         results.setdefault(task, {})[label] = collect(run_dir, spec.seeds)
         write_reports(results, out)
-    for task in spec.tasks:
+    for task in sources:
         run_dirs = {label: out / "runs" / task / label for label in results[task]}
         action_figure(run_dirs, out / f"actions-{task}.png")  # none for 1-d actions of n-d states
     return results
@@ -157,6 +176,7 @@ def collect(run_dir: Path, seeds) -> dict:
         raise ConfigError(f"{run_dir}: no evaluation in the log (does the task have an environment?)")
     return {"seeds": list(seeds), "final_scores": evals[-1]["score"],
             "final_returns": evals[-1]["return"],
+            "reference": RunDir(run_dir).read_config()["data"].get("reference"),
             "curve": {"step": [r["step"] for r in evals], "score": [r["score"] for r in evals]}}
 
 
@@ -176,8 +196,8 @@ def markdown_table(results: dict) -> str:
     tasks = list(results)
     labels = list(dict.fromkeys(label for runs in results.values() for label in runs))
     n_seeds = {len(r["final_scores"]) for runs in results.values() for r in runs.values()}
-    lines = [f"Normalised score (0 random, 100 expert), mean ± std over "
-             f"{'/'.join(map(str, sorted(n_seeds)))} seeds.", "",
+    lines = [f"Score, mean ± std over {'/'.join(map(str, sorted(n_seeds)))} seeds; "
+             "what 0 and 100 are, under the table.", "",
              "| algorithm | " + " | ".join(tasks) + " |",
              "|---|" + "---|" * len(tasks)]
     for label in labels:
@@ -192,6 +212,11 @@ def markdown_table(results: dict) -> str:
             cell = f"{mean:.1f} ± {std:.1f}"
             cells.append(f"**{cell}**" if mean == best else cell)
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    lines.append("")
+    for task, runs in results.items():
+        reference = next(iter(runs.values())).get("reference")
+        if reference:
+            lines.append(f"- {task}: {Reference.from_dict(reference).describe()}")
     return "\n".join(lines) + "\n"
 
 

@@ -60,7 +60,9 @@ def _parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train an algorithm on a task or a dataset")
     train.add_argument("--algo", help="default: lom")
     train.add_argument("--task", help="built-in task: its data, and its environment to evaluate")
-    train.add_argument("--dataset", help="dataset file; evaluated on --task when given")
+    train.add_argument("--dataset", help="dataset file; evaluated on --task or --env when given "
+                       "(a Minari dataset: on the environment its metadata names)")
+    _add_environment(train)
     train.add_argument("--size", type=int, help="transitions of the task's dataset")
     train.add_argument("--data-seed", type=int)
     _add_bounds(train)
@@ -81,6 +83,7 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("run_dir")
     evaluate.add_argument("--episodes", type=int, default=20)
     evaluate.add_argument("--task", help="evaluate on this task instead of the run's")
+    _add_environment(evaluate)
     evaluate.set_defaults(run=_eval)
 
     render = commands.add_parser("render", help="film a trained run's policy as an animated GIF")
@@ -93,10 +96,14 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("--width", type=int, default=320)
     render.add_argument("--height", type=int, default=320)
     render.add_argument("--task", help="render in this task instead of the run's")
+    _add_environment(render)
     render.set_defaults(run=_render)
 
     bench = commands.add_parser("bench", help="algorithms x tasks x seeds -> tables and figures")
-    bench.add_argument("--tasks", required=True, help="comma-separated task names")
+    bench.add_argument("--tasks", help="comma-separated task names")
+    bench.add_argument("--dataset", action="append", default=[], metavar="FILE",
+                       help="a dataset file, evaluated on --env (repeatable)")
+    _add_environment(bench)
     bench.add_argument("--algos", required=True, help="comma-separated algorithm names")
     bench.add_argument("--seeds", type=int, default=4, help="number of seeds, trained together")
     bench.add_argument("--steps", type=int, default=100_000)
@@ -115,6 +122,15 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", default="runs/demo")
     demo.set_defaults(run=_demo)
     return parser
+
+
+def _add_environment(parser):
+    parser.add_argument("--env", metavar="ENV_ID",
+                        help="a registered gymnasium environment to evaluate in, e.g. Hopper-v5")
+    parser.add_argument("--ref-min", type=float,
+                        help="the return that scores 0 (default: the dataset's Minari metadata, "
+                        "else D4RL's for the environment's family, else raw returns)")
+    parser.add_argument("--ref-max", type=float, help="the return that scores 100")
 
 
 def _add_bounds(parser):
@@ -154,11 +170,24 @@ def _data_make(args):
 
 def _data_info(args):
     from onemode.data import load_dataset
+    from onemode.data.io import dataset_environment
+    from onemode.envs import find_reference
+
     summary = load_dataset(args.path, action_bounds=_bounds(args)).summary()
+    found = dataset_environment(args.path)
+    reference = find_reference(found["env_id"], metadata=found)
+    summary["environment"] = found["env_id"]
+    summary["reference"] = reference.to_dict()
     if args.json:
         print(json.dumps(summary, indent=2))
+        return
+    _print_summary(summary)
+    if found["env_id"]:
+        print(f"environment   {found['env_id']} (recorded in the dataset's metadata)")
     else:
-        _print_summary(summary)
+        print("environment   none recorded (give --env ENV_ID to train or evaluate in one)")
+    if found["env_id"]:
+        print(f"scores        {reference.describe()}")
 
 
 def _print_summary(s: dict):
@@ -182,6 +211,7 @@ def _print_summary(s: dict):
 def _train(args):
     from onemode.algos import get_algo
     from onemode.data import data_spec
+    from onemode.data.spec import evaluation_target
     from onemode.runs import RunDir, TrainConfig
     from onemode.train import train
 
@@ -197,7 +227,8 @@ def _train(args):
             ("--algo", args.algo), ("--task", args.task), ("--dataset", args.dataset),
             ("--size", args.size), ("--data-seed", args.data_seed), ("--seeds", args.seeds),
             ("--set", args.set or None), ("--action-low", args.action_low),
-            ("--action-high", args.action_high)) if value is not None]
+            ("--action-high", args.action_high), ("--env", args.env),
+            ("--ref-min", args.ref_min), ("--ref-max", args.ref_max)) if value is not None]
         if fixed:
             raise ConfigError(f"--resume continues {args.out} with the settings in its "
                               f"config.json; {', '.join(fixed)} cannot change them (only "
@@ -212,13 +243,14 @@ def _train(args):
         algo_config = get_algo(algo_name).Config.from_dict(_parse_sets(args.set))
         config = TrainConfig.from_dict({"seeds": _parse_seeds(args.seeds or "0"), **overrides})
         spec = data_spec(task=args.task, dataset=args.dataset, size=args.size,
-                         data_seed=args.data_seed or 0, action_bounds=_bounds(args))
+                         data_seed=args.data_seed or 0, action_bounds=_bounds(args),
+                         env=args.env, ref_min=args.ref_min, ref_max=args.ref_max)
     out = args.out or f"runs/{algo_name}-{spec['task'] or Path(spec['dataset']).stem}"
     result = train(algo_name, algo_config, config, spec, out, resume=args.resume,
                    show_progress=not args.no_progress)
     print(f"run directory: {result.run_dir}")
     if result.final_eval is not None:
-        _print_scores(result.final_eval, config.seeds)
+        _print_scores(result.final_eval, config.seeds, evaluation_target(spec).reference)
 
 
 def _parse_sets(items: list[str]) -> dict:
@@ -240,35 +272,41 @@ def _parse_seeds(text: str) -> tuple[int, ...]:
         raise ConfigError(f"--seeds expects comma-separated integers, got '{text}'") from None
 
 
-def _print_scores(rollouts, seeds):
+def _print_scores(rollouts, seeds, reference):
     per_seed = rollouts.scores.mean(axis=1)
+    normalised = reference.min is not None
+    label = "normalised score" if normalised else "return"
     for seed, score, ret in zip(seeds, per_seed, rollouts.returns.mean(axis=1)):
-        print(f"seed {seed}: normalised score {score:6.1f}   return {ret:8.2f}")
-    print(f"normalised score: {per_seed.mean():.1f} ± {per_seed.std():.1f} "
+        if normalised:
+            print(f"seed {seed}: normalised score {score:6.1f}   return {ret:8.2f}")
+        else:
+            print(f"seed {seed}: return {ret:8.2f}")
+    print(f"{label}: {per_seed.mean():.1f} ± {per_seed.std():.1f} "
           f"(mean ± std over {len(seeds)} seed{'s' if len(seeds) > 1 else ''}, "
-          f"{rollouts.scores.shape[1]} episodes each)")
+          f"{rollouts.scores.shape[1]} episodes each; {reference.describe()})")
 
 
 # ------------------------------------------------------------------- eval
 def _eval(args):
     import numpy as np
 
-    from onemode.evaluate import rollout_seeds
+    from onemode.algos.config import ConfigError
+    from onemode.data.spec import evaluation_target_for
+    from onemode.evaluate import check_fits, rollout_seeds
     from onemode.policy import load_run
-    from onemode.tasks import get_task
 
     run = load_run(args.run_dir)
-    task_name = args.task or run.data_spec.get("task")
-    if not task_name:
-        from onemode.algos.config import ConfigError
+    target = evaluation_target_for(run.data_spec, args.task, args.env, args.ref_min,
+                                   args.ref_max)
+    if target is None:
         raise ConfigError(f"{run.path} trained on a dataset without an environment; "
-                          "give --task NAME to evaluate it")
-    task = get_task(task_name)
+                          "give --task NAME or --env ENV_ID to evaluate it")
+    check_fits(target, run.obs_dim, run.act_dim, f"the run in {run.path}")
     seeds = run.train_config.seeds
-    rollouts = rollout_seeds(task, lambda obs: np.asarray(run.act(run.state, obs)), len(seeds),
-                             args.episodes)
-    print(f"{run.algo_name} on {task.name}, after {run.step:,} updates")
-    _print_scores(rollouts, seeds)
+    rollouts = rollout_seeds(target, lambda obs: np.asarray(run.act(run.state, obs)),
+                             len(seeds), args.episodes)
+    print(f"{run.algo_name} on {target.name}, after {run.step:,} updates")
+    _print_scores(rollouts, seeds, target.reference)
 
 
 # ----------------------------------------------------------------- render
@@ -276,20 +314,21 @@ def _render(args):
     from onemode.render import use_headless_gl
     use_headless_gl()   # before anything can import MuJoCo's GL
     from onemode.policy import load_run
-    from onemode.render import render_run, run_task
+    from onemode.render import render_run, run_target
 
     run = load_run(args.run_dir)
-    task = run_task(run, args.task)
+    target = run_target(run, args.task, args.env, args.ref_min, args.ref_max)
     out = args.out or Path(run.path) / "policy.gif"
-    result = render_run(run, task, out, episodes=args.episodes, seed_index=args.seed_index,
+    result = render_run(run, target, out, episodes=args.episodes, seed_index=args.seed_index,
                         fps=args.fps, width=args.width, height=args.height)
     seed = run.train_config.seeds[args.seed_index]
     print(f"wrote {result.path} ({result.frames} frames, {args.width}x{args.height}, "
-          f"{result.fps:g} fps): {run.algo_name} seed {seed} on {task.name}, "
+          f"{result.fps:g} fps): {run.algo_name} seed {seed} on {target.name}, "
           f"after {run.step:,} updates")
     for e, ret in enumerate(result.returns):
-        print(f"episode {e + 1}: return {ret:8.2f}   normalised score "
-              f"{float(task.normalized_score(ret)):6.1f}")
+        print(f"episode {e + 1}: return {ret:8.2f}   score "
+              f"{float(target.normalized_score(ret)):6.1f}")
+    print(f"scores: {target.reference.describe()}")
 
 
 # ------------------------------------------------------------------ bench
@@ -308,11 +347,13 @@ def _bench(args):
         sweep = (option.strip(), names(values))
     if args.seeds < 1:
         raise ConfigError(f"--seeds must be >= 1, got {args.seeds}")
-    spec = BenchSpec(tasks=names(args.tasks), algos=names(args.algos),
+    spec = BenchSpec(tasks=names(args.tasks or ""), algos=names(args.algos),
                      seeds=tuple(range(args.seeds)), steps=args.steps,
                      eval_every=args.eval_every or max(1, args.steps // 5),
                      eval_episodes=args.eval_episodes, size=args.size,
-                     options=tuple(_parse_sets(args.set).items()), sweep=sweep)
+                     options=tuple(_parse_sets(args.set).items()), sweep=sweep,
+                     datasets=tuple(args.dataset), env=args.env, ref_min=args.ref_min,
+                     ref_max=args.ref_max)
     run_bench(spec, args.out, show_progress=not args.no_progress)
     print((Path(args.out) / "table.md").read_text())
     print(f"tables, curves and action figures in {args.out}")
@@ -338,7 +379,7 @@ def _demo(args):
                    TrainConfig(steps=DEMO_STEPS, eval_every=4_000, checkpoint_every=4_000,
                                eval_episodes=20),
                    data_spec(task="multigoal"), args.out)
-    _print_scores(result.final_eval, (0,))
+    _print_scores(result.final_eval, (0,), task.reference)
     goals = _goal_counts(result.final_eval.final_observations[0])
     print("episodes ending at each goal: " + ", ".join(f"{g} {n}" for g, n in goals.items()))
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from onemode.data import load_data
+from onemode.data import load_data, rescale_actions
 from onemode.fileio import atomic_write
 from onemode.policy import load_run
 
@@ -60,8 +60,11 @@ def action_figure(run_dirs: dict[str, Path], path: Path, seed_index: int = 0) ->
 
 
 def _policy_actions(run, observations, seed_index):
+    """The policy's actions in the dataset's units ([-1, 1]; the run acts in native bounds)."""
     batch = np.broadcast_to(observations, (len(run.train_config.seeds),) + observations.shape)
-    return np.asarray(run.act(run.state, batch))[seed_index]
+    actions = np.asarray(run.act(run.state, batch))[seed_index]
+    bounds = run.data_spec.get("action_bounds")
+    return actions if bounds is None else rescale_actions(actions, bounds)
 
 
 def _mode_report(run, observations, seed_index):

@@ -14,14 +14,24 @@ from onemode.data import NormStats
 from onemode.runs import RunDir, TrainConfig
 
 
-def make_act(algo, config, stats: NormStats):
-    """Batched acting for every seed: (S, n, obs_dim) raw observations -> (S, n, act_dim)."""
+def make_act(algo, config, stats: NormStats, action_bounds=None):
+    """Batched acting for every seed: (S, n, obs_dim) raw observations -> (S, n, act_dim).
+
+    Actions come out in the data's native bounds: `action_bounds` (low, high), the
+    bounds the data was rescaled from, or [-1, 1] when None.
+    """
     mean, std = jnp.asarray(stats.mean), jnp.asarray(stats.std)
+
+    def native(actions):
+        if action_bounds is None:
+            return actions
+        low, high = (jnp.asarray(b, jnp.float32) for b in action_bounds)
+        return low + (actions + 1.0) * (high - low) / 2.0
 
     @jax.jit
     def act(state, observations):
-        return jax.vmap(lambda st, obs: algo.act(st, (obs - mean) / std, config))(state,
-                                                                                  observations)
+        return native(jax.vmap(lambda st, obs: algo.act(st, (obs - mean) / std, config))(
+            state, observations))
 
     return act
 
@@ -36,6 +46,8 @@ class LoadedRun(NamedTuple):
     state: Any          # every seed's state, leading axis: seeds
     stats: NormStats    # the observation statistics the run trained with
     act: Any            # (state, (S, n, obs_dim) raw observations) -> (S, n, act_dim)
+    obs_dim: int
+    act_dim: int
 
     def seed_state(self, seed_index: int):
         """One seed's state, without the seed axis."""
@@ -64,14 +76,17 @@ def load_run(run_dir) -> LoadedRun:
                               jax.random.split(jax.random.PRNGKey(0), n_seeds))
     step, state, _ = run.load_checkpoint(template)
     stats = run.read_stats()
+    act = make_act(algo, algo_config, stats, record["data"].get("action_bounds"))
     return LoadedRun(run.path, record["algo"], algo_config, train_config, record["data"], step,
-                     jax.tree.map(jnp.asarray, state), stats, make_act(algo, algo_config, stats))
+                     jax.tree.map(jnp.asarray, state), stats, act, record["obs_dim"],
+                     record["act_dim"])
 
 
 class Policy:
     """A trained policy: `policy(observations)` maps raw (n, obs_dim) observations to actions.
 
-    Observations are normalised with the statistics the run trained with.
+    Observations are normalised with the statistics the run trained with; actions are
+    in the bounds of the data it trained on (the environment's).
     `seed_index` picks one of the seeds trained together (0: the first).
     """
 

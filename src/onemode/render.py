@@ -66,7 +66,10 @@ def make_render_env(task: Task, width: int, height: int):
         raise ConfigError(f"--width and --height must be at least 16 pixels, got {width}x{height}")
     check_renderable(task)
     use_headless_gl()
-    return task.make_env(render_mode=RENDER_MODE, width=width, height=height)
+    try:
+        return task.make_env(render_mode=RENDER_MODE, width=width, height=height)
+    except TypeError:  # an environment that draws at its own size (classic control)
+        return task.make_env(render_mode=RENDER_MODE)
 
 
 # ------------------------------------------------------------------- rollouts
@@ -141,32 +144,33 @@ class Rendered(NamedTuple):
     fps: float
 
 
-def run_task(run, task_name: str | None = None) -> Task:
-    """The task a loaded run is rendered in: `task_name`, else the one it trained on."""
-    from onemode.tasks import get_task
+def run_target(run, task: str | None = None, env: str | None = None,
+               ref_min: float | None = None, ref_max: float | None = None):
+    """Where a loaded run is rendered: the task or environment asked for, else its own."""
+    from onemode.data.spec import evaluation_target_for
 
-    name = task_name or run.data_spec.get("task")
-    if not name:
+    target = evaluation_target_for(run.data_spec, task, env, ref_min, ref_max)
+    if target is None:
         raise ConfigError(f"{run.path} trained on a dataset without an environment; "
-                          "give --task NAME to render it")
-    return get_task(name)
+                          "give --task NAME or --env ENV_ID to render it")
+    return target
 
 
 def render_run(run, task: Task, out, episodes: int = 2, seed_index: int = 0,
                fps: float | None = None, width: int = DEFAULT_SIZE[0],
                height: int = DEFAULT_SIZE[1]) -> Rendered:
     """Film `episodes` episodes of one seed's policy of a loaded run and write them to `out`."""
-    from onemode.evaluate import EVAL_RESET_SEED
+    from onemode.evaluate import EVAL_RESET_SEED, check_fits
     from onemode.policy import Policy
 
     if episodes < 1:
         raise ConfigError(f"--episodes must be >= 1, got {episodes}")
     if fps is not None and fps <= 0:
         raise ConfigError(f"--fps must be > 0, got {fps}")
+    check_fits(task, run.obs_dim, run.act_dim, f"the run in {run.path}")
     policy = Policy(run, seed_index)
     env = make_render_env(task, width, height)
     try:
-        _check_observations(run, task, env)
         played = play_episodes(env, policy, episodes, EVAL_RESET_SEED)
         fps = fps or env.metadata.get("render_fps") or DEFAULT_FPS
     finally:
@@ -174,11 +178,3 @@ def render_run(run, task: Task, out, episodes: int = 2, seed_index: int = 0,
     frames = captioned_frames(played)
     path = write_gif(out, frames, fps)
     return Rendered(path, [e.total for e in played], len(frames), fps)
-
-
-def _check_observations(run, task: Task, env) -> None:
-    trained = len(run.stats.mean)
-    shown = env.observation_space.shape[0]
-    if shown != trained:
-        raise ConfigError(f"task '{task.name}' observes {shown} numbers but the run in "
-                          f"{run.path} was trained on {trained}")

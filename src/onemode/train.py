@@ -93,7 +93,7 @@ def train(algo_name: str, algo_config: AlgoConfig, config: TrainConfig, spec: di
         run.write_config(record)
         run.write_stats(stats)
 
-    act = make_act(algo, algo_config, stats)
+    act = make_act(algo, algo_config, stats, spec.get("action_bounds"))
     schedule, start = [], 0
     for phase in algo.phases(algo_config):
         length = config.steps if phase.steps is None else phase.steps

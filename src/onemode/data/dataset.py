@@ -125,7 +125,7 @@ class Dataset:
         if action_bounds is not None:
             actions = rescale_actions(actions, action_bounds, source)
             notes.append(f"actions rescaled from bounds {action_bounds} to [-1, 1]")
-        _check_action_bounds(actions, source)
+        _check_action_bounds(actions, source, action_bounds)
         actions = np.clip(actions, -1.0, 1.0)  # a new array; only float error within tolerance
 
         ends = terminals | timeouts
@@ -294,10 +294,18 @@ def _check_finite(array: np.ndarray, key: str, source: str) -> None:
                            found=f"{array[row].tolist()}")
 
 
-def _check_action_bounds(actions: np.ndarray, source: str) -> None:
+def _check_action_bounds(actions: np.ndarray, source: str, bounds=None) -> None:
     outside = np.abs(actions) > 1.0 + ACTION_TOLERANCE
     if outside.any():
         row = int(np.flatnonzero(outside.any(axis=1))[0])
+        if bounds is not None:
+            low, high = (np.broadcast_to(np.asarray(b, np.float64), actions.shape[1:])
+                         for b in bounds)
+            native = low + (actions[row] + 1.0) * (high - low) / 2.0
+            raise DatasetError(
+                source, f"actions within the bounds low={low.tolist()}, high={high.tolist()} "
+                "(the environment's, or --action-low/--action-high)", key="actions", row=row,
+                found=f"{np.round(native, 6).tolist()}")
         raise DatasetError(
             source, "actions in [-1, 1] (declare the native bounds to rescale them, "
             "e.g. --action-low/--action-high)", key="actions", row=row,

@@ -35,6 +35,19 @@ def load_dataset(path: str | os.PathLike, format: str | None = None,
     return readers[fmt](resolved, action_bounds=action_bounds)
 
 
+def locate_dataset(path: str | os.PathLike) -> Path:
+    """Where the dataset `path` names lies: the file or directory, or a Minari id's directory."""
+    return _resolve_for_load(path, None)[1].resolve()
+
+
+def dataset_environment(path: str | os.PathLike) -> dict:
+    """The environment a dataset records (Minari metadata): env_id, ref_min/max_score or None."""
+    fmt, resolved = _resolve_for_load(path, None)
+    if fmt != "minari":
+        return {"env_id": None, "ref_min_score": None, "ref_max_score": None}
+    return minari_io.read_environment(resolved)
+
+
 def save_dataset(dataset: Dataset, path: str | os.PathLike, format: str | None = None) -> Path:
     """Write `dataset` to `path` atomically and return the path.
 

@@ -82,6 +82,33 @@ def dataset_id_for(path: Path) -> str:
     return f"{name}-v0"
 
 
+# ---------------------------------------------------------------- metadata
+def read_environment(path: Path) -> dict:
+    """What a Minari dataset records of its environment, read from data/metadata.json:
+
+    {"env_id": the evaluation environment's id (`eval_env_spec`, else `env_spec`),
+     "ref_min_score", "ref_max_score"}, each None where the metadata has none.
+    """
+    directory = data_dir(path)
+    found = {"env_id": None, "ref_min_score": None, "ref_max_score": None}
+    if directory is None:
+        return found
+    try:
+        metadata = json.loads((directory / "metadata.json").read_text())
+        for key in ("env_spec", "eval_env_spec"):  # the evaluation spec wins
+            spec = metadata.get(key)
+            spec = json.loads(spec) if isinstance(spec, str) else spec
+            if isinstance(spec, dict) and spec.get("id"):
+                found["env_id"] = spec["id"]
+        for key in ("ref_min_score", "ref_max_score"):
+            if metadata.get(key) is not None:
+                found[key] = float(metadata[key])
+    except (OSError, ValueError, TypeError) as error:
+        raise DatasetError(str(path), "a readable Minari metadata.json",
+                           found=f"{type(error).__name__}: {error}") from error
+    return found
+
+
 # ----------------------------------------------------------------- reading
 def read_minari(path: Path, action_bounds=None) -> Dataset:
     """Load and validate the Minari dataset in directory `path`."""

@@ -34,6 +34,13 @@ class Task:
     def make_env(self, **kwargs) -> gym.Env:
         return gym.make(self.env_id, **kwargs)
 
+    @property
+    def reference(self):
+        """The returns that score 0 and 100 (`onemode.envs.Reference`)."""
+        from onemode.envs import Reference
+        return Reference(self.random_return, self.expert_return,
+                         f"task {self.name}: its random and expert returns")
+
     def normalized_score(self, returns):
         returns = np.asarray(returns, dtype=np.float64)
         return 100.0 * (returns - self.random_return) / (self.expert_return - self.random_return)
