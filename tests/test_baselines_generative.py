@@ -27,8 +27,8 @@ MODULES = {"wcgan": wcgan, "wcvae": wcvae}
 # this budget); the VAE gets a 2-dimensional latent.
 SMALL = {
     "wcgan": dict(hidden=(64, 64), noise_dim=2, generator_lr=2e-4, discriminator_lr=6e-4,
-                  critic_lr=1e-3),
-    "wcvae": dict(hidden=(64, 64), vae_lr=1e-3, critic_lr=1e-3, latent_dim=2),
+                  critic_lr=1e-3, value_lr=1e-3),
+    "wcvae": dict(hidden=(64, 64), vae_lr=1e-3, critic_lr=1e-3, value_lr=1e-3, latent_dim=2),
 }
 EXPERT_STEPS = {"wcgan": 2500, "wcvae": 2000}
 UNWEIGHTED_STEPS = {"wcgan": 1500, "wcvae": 4000}
@@ -70,7 +70,7 @@ def test_behaviour_critic_learns_q_v_and_the_advantage_weights():
         "rewards": (actions[:, 0] > 0).astype(np.float32),
         "terminals": np.ones(n, bool), "timeouts": np.zeros(n, bool)})
     batch = to_device(dataset, dataset.obs_stats)
-    config = wcgan.Config(hidden=(16,), critic_lr=1e-2, beta=0.5)
+    config = wcgan.Config(hidden=(16,), critic_lr=1e-2, value_lr=1e-2, beta=0.5)
     critic = behaviour_critic.init_behaviour_critic(jax.random.PRNGKey(0), 1, 1, config)
 
     def step(critic, i):

@@ -19,9 +19,10 @@ import pytest
 from onemode.algos import ALGOS, get_algo
 from onemode.algos.base import MAIN_PHASE
 from onemode.algos.config import ConfigError, shared_option
+from onemode.algos.critics import bellman_target
 from onemode.data import Dataset, data_spec, load_dataset, to_device
 from onemode.policy import load_policy, make_act
-from onemode.runs import RunDir, TrainConfig, leaf_names
+from onemode.runs import RunDir, TrainConfig
 from onemode.tasks import get_task
 from onemode.train import train
 
@@ -128,6 +129,15 @@ def test_a_row_without_a_real_successor_never_bootstraps(name):
     no_next_obs = np.concatenate([~derived.has_next_observation, ~given.has_next_observation])
     no_next_action = np.concatenate([~derived.has_next_action, ~given.has_next_action])
     assert (no_next_action & ~no_next_obs).any() and no_next_obs.any()
+    # and a row with a real s' does bootstrap off-policy, even at a time limit
+    time_limit = np.concatenate([np.zeros(len(derived), bool), given.timeouts])
+    values = jnp.arange(len(time_limit), dtype=jnp.float32)
+    off_policy = bellman_target(clean, values, 0.5)
+    sarsa = bellman_target(clean, values, 0.5, sarsa=True)
+    assert np.all(np.asarray(off_policy.defined)[time_limit] == 1)
+    np.testing.assert_allclose(np.asarray(off_policy.values)[time_limit],
+                               np.asarray(clean.rewards + 0.5 * values)[time_limit])
+    assert np.all(np.asarray(sarsa.defined)[time_limit] == 0)
     poisoned = clean._replace(
         next_observations=jnp.where(no_next_obs[:, None], jnp.nan, clean.next_observations),
         next_actions=jnp.where(no_next_action[:, None], jnp.nan, clean.next_actions))
@@ -181,13 +191,8 @@ def test_train_save_load_act_and_resume(name, file_without_next_observations, tm
             if metric not in ("step", "phase"):
                 assert np.shape(value)[0] == 2, (record["phase"], metric)  # one per seed
                 assert np.all(np.isfinite(value)), (record["phase"], metric, value)
+    # (the engine's lax.scan refuses an update that changes the state's structure)
     dataset = load_dataset(file_without_next_observations)
-    template = jax.eval_shape(jax.vmap(lambda key: algo.init(key, dataset.obs_dim,
-                                                             dataset.act_dim, config)),
-                              jax.random.split(jax.random.PRNGKey(0), 2))
-    assert leaf_names(whole.state) == leaf_names(template)
-    for trained, built in zip(jax.tree.leaves(whole.state), jax.tree.leaves(template)):
-        assert (trained.shape, trained.dtype) == (built.shape, built.dtype)
 
     # the reloaded run acts exactly as the trained state in memory
     act = make_act(algo, config, dataset.obs_stats)

@@ -171,10 +171,14 @@ def _data_make(args):
 def _data_info(args):
     from onemode.data import load_dataset
     from onemode.data.io import dataset_environment
-    from onemode.envs import find_reference
+    from onemode.data.spec import environment_bounds
+    from onemode.envs import environment_shape, find_reference
 
-    summary = load_dataset(args.path, action_bounds=_bounds(args)).summary()
     found = dataset_environment(args.path)
+    bounds = _bounds(args)
+    if bounds is None and found["env_id"]:  # read the data in its environment's units
+        bounds = environment_bounds(environment_shape(found["env_id"]))
+    summary = load_dataset(args.path, action_bounds=bounds).summary()
     reference = find_reference(found["env_id"], metadata=found)
     summary["environment"] = found["env_id"]
     summary["reference"] = reference.to_dict()

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from onemode.algos import get_algo
-from onemode.data import NormStats
+from onemode.data import NormStats, native_actions
 from onemode.runs import RunDir, TrainConfig
 
 
@@ -22,16 +22,11 @@ def make_act(algo, config, stats: NormStats, action_bounds=None):
     """
     mean, std = jnp.asarray(stats.mean), jnp.asarray(stats.std)
 
-    def native(actions):
-        if action_bounds is None:
-            return actions
-        low, high = (jnp.asarray(b, jnp.float32) for b in action_bounds)
-        return low + (actions + 1.0) * (high - low) / 2.0
-
     @jax.jit
     def act(state, observations):
-        return native(jax.vmap(lambda st, obs: algo.act(st, (obs - mean) / std, config))(
-            state, observations))
+        actions = jax.vmap(lambda st, obs: algo.act(st, (obs - mean) / std, config))(
+            state, observations)
+        return actions if action_bounds is None else native_actions(actions, action_bounds)
 
     return act
 

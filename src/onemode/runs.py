@@ -115,8 +115,11 @@ class RunDir:
         return self.path / "checkpoint.npz"
 
     def save_checkpoint(self, step: int, state: Any, keys: jax.Array) -> None:
+        names = leaf_names(state)
+        if len(set(names)) != len(names):
+            raise ValueError(f"two leaves of the state share a name: {sorted(names)}")
         arrays = {f"state/{name}": np.asarray(leaf)
-                  for name, leaf in zip(leaf_names(state), jax.tree.leaves(state))}
+                  for name, leaf in zip(names, jax.tree.leaves(state))}
         atomic_write(self.checkpoint_path,
                      lambda tmp: _savez(tmp, format=np.int64(CHECKPOINT_FORMAT),
                                         step=np.int64(step), keys=np.asarray(keys), **arrays))
@@ -150,9 +153,10 @@ class RunDir:
             raise CheckpointError(f"{path}: unreadable checkpoint (it is truncated or damaged: "
                                   f"{type(error).__name__}: {error})") from error
         for name, old, new in zip(names, jax.tree.leaves(template), leaves):
-            if tuple(old.shape) != new.shape:
-                raise CheckpointError(f"{path}: '{name}' has shape {new.shape}, "
-                                      f"the run's config builds {tuple(old.shape)}")
+            if (tuple(old.shape), np.dtype(old.dtype)) != (new.shape, new.dtype):
+                raise CheckpointError(f"{path}: '{name}' is {new.dtype}{list(new.shape)}, "
+                                      f"the run's config builds "
+                                      f"{np.dtype(old.dtype)}{list(old.shape)}")
         return step, jax.tree.unflatten(treedef, leaves), keys
 
     # --------------------------------------------------------------- metrics

@@ -44,7 +44,8 @@ class WeightedModelConfig(AlgoConfig):
     beta: float = 5.0                 # advantage temperature of w
     weight_clip: float = 50.0         # C
     normalize_weights: bool = True
-    critic_lr: float = 3e-4           # Q and V
+    critic_lr: float = 3e-4           # Q
+    value_lr: float = 3e-4            # V
     n_critics: int = 1
     polyak: float = 0.995             # rho
     target_update_every: int = 2
@@ -58,12 +59,12 @@ class BehaviourCritic(NamedTuple):
 
 
 def init_behaviour_critic(key, obs_dim: int, act_dim: int, config) -> BehaviourCritic:
-    """`config` gives hidden, n_critics and critic_lr."""
+    """`config` gives hidden, n_critics, critic_lr and value_lr."""
     obs, act = jnp.zeros((1, obs_dim)), jnp.zeros((1, act_dim))
     k_q, k_v = jax.random.split(key)
     q = make_state(QEnsemble(config.hidden, config.n_critics), k_q, config.critic_lr, obs, act)
     return BehaviourCritic(q, q.params, make_state(ValueNet(config.hidden), k_v,
-                                                   config.critic_lr, obs))
+                                                   config.value_lr, obs))
 
 
 def update_behaviour_critic(critic: BehaviourCritic, batch, step, config):

@@ -55,11 +55,15 @@ def sarsa_target(critic: TrainState, target_params, batch, discount: float, key=
     """
     next_actions = batch.next_actions
     if noise > 0:
-        smoothing = jnp.clip(noise * jax.random.normal(key, next_actions.shape), -noise_clip,
-                             noise_clip)
-        next_actions = jnp.clip(next_actions + smoothing, -1.0, 1.0)
+        next_actions = smoothed(next_actions, key, noise, noise_clip)
     next_q = q_value(critic, target_params, batch.next_observations, next_actions)
     return bellman_target(batch, next_q, discount, sarsa=True)
+
+
+def smoothed(actions, key, noise: float, noise_clip: float):
+    """TD3's target smoothing: a + clip(eps, -c, c), eps ~ N(0, noise^2), kept in [-1, 1]."""
+    eps = jnp.clip(noise * jax.random.normal(key, actions.shape), -noise_clip, noise_clip)
+    return jnp.clip(actions + eps, -1.0, 1.0)
 
 
 def td_loss(critic: TrainState, params, batch, target: BellmanTarget):

@@ -37,7 +37,7 @@ from flax.training.train_state import TrainState
 from onemode.algos.base import Phase
 from onemode.algos.common import make_state, polyak
 from onemode.algos.config import AlgoConfig, check
-from onemode.algos.critics import bellman_target, q_value, td_metrics, td_update
+from onemode.algos.critics import bellman_target, q_value, smoothed, td_metrics, td_update
 from onemode.nets import DeterministicPolicy, QEnsemble
 
 
@@ -110,10 +110,8 @@ def actor_objective(q, policy_actions, data_actions, q_weight: float):
 
 def update_critic(state: State, batch, key, config: Config):
     """Clipped double-Q TD with target policy smoothing (TD3), over rows with a real s'."""
-    noise = jnp.clip(config.target_noise * jax.random.normal(key, batch.actions.shape),
-                     -config.target_noise_clip, config.target_noise_clip)
-    next_actions = jnp.clip(state.actor.apply_fn(state.actor_target, batch.next_observations)
-                            + noise, -1.0, 1.0)
+    next_actions = smoothed(state.actor.apply_fn(state.actor_target, batch.next_observations),
+                            key, config.target_noise, config.target_noise_clip)
     next_q = q_value(state.critic, state.critic_target, batch.next_observations, next_actions)
     target = bellman_target(batch, next_q, config.discount)
     critic, loss = td_update(state.critic, batch, target)

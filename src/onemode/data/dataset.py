@@ -301,7 +301,7 @@ def _check_action_bounds(actions: np.ndarray, source: str, bounds=None) -> None:
         if bounds is not None:
             low, high = (np.broadcast_to(np.asarray(b, np.float64), actions.shape[1:])
                          for b in bounds)
-            native = low + (actions[row] + 1.0) * (high - low) / 2.0
+            native = native_actions(actions[row], (low, high))
             raise DatasetError(
                 source, f"actions within the bounds low={low.tolist()}, high={high.tolist()} "
                 "(the environment's, or --action-low/--action-high)", key="actions", row=row,
@@ -310,6 +310,12 @@ def _check_action_bounds(actions: np.ndarray, source: str, bounds=None) -> None:
             source, "actions in [-1, 1] (declare the native bounds to rescale them, "
             "e.g. --action-low/--action-high)", key="actions", row=row,
             found=f"{actions[row].tolist()}")
+
+
+def native_actions(actions, bounds):
+    """The inverse of `rescale_actions`: [-1, 1] back to the bounds (low, high)."""
+    low, high = (np.asarray(b, np.float32) for b in bounds)
+    return low + (actions + 1.0) * (high - low) / 2.0
 
 
 def rescale_actions(actions: np.ndarray, bounds, source: str = "<memory>") -> np.ndarray:

@@ -45,9 +45,15 @@ def data_spec(task: str | None = None, dataset: str | None = None, size: int | N
         # the dataset's own references hold for the environment it was recorded in only
         recorded = metadata if metadata.get("env_id") == env else None
         reference = find_reference(env, ref_min, ref_max, recorded)
-        if action_bounds is None and not (np.all(np.equal(shape["action_low"], -1.0))
-                                          and np.all(np.equal(shape["action_high"], 1.0))):
-            action_bounds = [shape["action_low"], shape["action_high"]]
+        env_bounds = environment_bounds(shape)
+        if action_bounds is None:
+            action_bounds = env_bounds
+        elif not np.allclose(np.broadcast_to(np.asarray(action_bounds, np.float64).T,
+                                             (shape["act_dim"], 2)).T,
+                             env_bounds or [-1.0, 1.0]):
+            raise ConfigError(f"the declared action bounds {action_bounds} are not those of "
+                              f"environment '{env}' ({env_bounds or [-1.0, 1.0]}): the policy "
+                              "would act outside them")
     else:
         if ref_min is not None or ref_max is not None:
             raise ConfigError("--ref-min/--ref-max need an environment to evaluate in (--env)")
@@ -55,6 +61,14 @@ def data_spec(task: str | None = None, dataset: str | None = None, size: int | N
     return {"task": task, "dataset": dataset,
             "size": size, "data_seed": data_seed, "action_bounds": action_bounds, "env": env,
             "reference": reference.to_dict() if reference is not None else None}
+
+
+def environment_bounds(shape: dict):
+    """An environment's action bounds [low, high], or None where they are [-1, 1]."""
+    if np.all(np.equal(shape["action_low"], -1.0)) and np.all(np.equal(shape["action_high"],
+                                                                       1.0)):
+        return None
+    return [shape["action_low"], shape["action_high"]]
 
 
 def evaluation_target(spec: dict):
@@ -75,8 +89,8 @@ def evaluation_target_for(spec: dict, task: str | None = None, env: str | None =
     another task, another environment, or the run's environment with other references."""
     from onemode.envs import EnvironmentTarget, find_reference
 
-    if task is None and env is None and ref_min is None and ref_max is None:
-        return evaluation_target(spec)
+    if task is None and ref_min is None and ref_max is None and env in (None, spec.get("env")):
+        return evaluation_target(spec)  # with the reference the run recorded
     if task is not None:
         if env is not None or ref_min is not None or ref_max is not None:
             raise ConfigError("give --task, or --env with --ref-min/--ref-max, not both")

@@ -42,5 +42,4 @@ class Task:
                          f"task {self.name}: its random and expert returns")
 
     def normalized_score(self, returns):
-        returns = np.asarray(returns, dtype=np.float64)
-        return 100.0 * (returns - self.random_return) / (self.expert_return - self.random_return)
+        return self.reference.normalize(returns)
