@@ -114,6 +114,10 @@ def test_a_file_that_does_not_fit_the_environment_is_refused_before_training(hop
                                            r"has.*found 11 columns"):
         short_run(tmp_path, spec)
     assert not (tmp_path / "run" / "checkpoint.npz").exists()
+    declared = data_spec(dataset=str(hopper_file), env="Hopper-v5", action_bounds=[-1.0, 1.0])
+    assert declared["action_bounds"] == [-1.0, 1.0]  # the environment's own: accepted
+    with pytest.raises(ConfigError, match="not those of environment 'Hopper-v5'"):
+        data_spec(dataset=str(hopper_file), env="Hopper-v5", action_bounds=[-2.0, 2.0])
     assert main(["train", "--dataset", str(hopper_file), "--env", "Nowhere-v0", "--out",
                  str(tmp_path / "other")]) == 1
     assert "environment 'Nowhere-v0' cannot be made" in capsys.readouterr().err

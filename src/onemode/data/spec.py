@@ -48,12 +48,13 @@ def data_spec(task: str | None = None, dataset: str | None = None, size: int | N
         env_bounds = environment_bounds(shape)
         if action_bounds is None:
             action_bounds = env_bounds
-        elif not np.allclose(np.broadcast_to(np.asarray(action_bounds, np.float64).T,
-                                             (shape["act_dim"], 2)).T,
-                             env_bounds or [-1.0, 1.0]):
+        elif not all(np.allclose(np.broadcast_to(np.asarray(declared, np.float64),
+                                                 (shape["act_dim"],)), own)
+                     for declared, own in zip(action_bounds, (shape["action_low"],
+                                                              shape["action_high"]))):
             raise ConfigError(f"the declared action bounds {action_bounds} are not those of "
-                              f"environment '{env}' ({env_bounds or [-1.0, 1.0]}): the policy "
-                              "would act outside them")
+                              f"environment '{env}' (low {shape['action_low']}, high "
+                              f"{shape['action_high']}): the policy would act outside them")
     else:
         if ref_min is not None or ref_max is not None:
             raise ConfigError("--ref-min/--ref-max need an environment to evaluate in (--env)")
