@@ -118,6 +118,22 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--no-progress", action="store_true")
     bench.set_defaults(run=_bench)
 
+    behaviour = commands.add_parser(
+        "behaviour", help="the locomotion behaviour policies: SAC runs and shipped snapshots")
+    behaviour_commands = behaviour.add_subparsers(title="behaviour commands")
+    online = behaviour_commands.add_parser(
+        "train", help="train SAC online in a gymnasium environment (continues what --out holds)")
+    online.add_argument("env", help="environment id, e.g. Hopper-v5")
+    online.add_argument("--out", help="run directory (default: runs/behaviour/ENV)")
+    online.add_argument("--steps", type=int, default=1_000_000, help="environment steps")
+    online.add_argument("--seed", type=int, default=0)
+    online.add_argument("--random-steps", type=int, default=5_000,
+                        help="uniform random actions before learning starts")
+    online.add_argument("--snapshot-every", type=int, default=10_000,
+                        help="keep the actor every this many steps")
+    online.add_argument("--checkpoint-every", type=int, default=25_000)
+    online.set_defaults(run=_behaviour_train)
+
     demo = commands.add_parser("demo", help="multigoal data, LOM, its score, in a few minutes")
     demo.add_argument("--out", default="runs/demo")
     demo.set_defaults(run=_demo)
@@ -364,6 +380,17 @@ def _bench(args):
 
 
 # ------------------------------------------------------------------- demo
+def _behaviour_train(args) -> int:
+    from onemode.behaviour.online import OnlineRun, OnlineSettings
+    settings = OnlineSettings(env_id=args.env, steps=args.steps, seed=args.seed,
+                              random_steps=args.random_steps, snapshot_every=args.snapshot_every,
+                              checkpoint_every=args.checkpoint_every)
+    out = args.out or Path("runs") / "behaviour" / args.env
+    print(f"SAC on {args.env} -> {out}", flush=True)
+    OnlineRun(out, settings, log=lambda line: print(line, flush=True)).run()
+    return 0
+
+
 def _demo(args):
     import shutil
 

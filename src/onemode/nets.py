@@ -160,15 +160,21 @@ class DeterministicPolicy(nn.Module):
 
 
 class TanhGaussianPolicy(nn.Module):
-    """SAC's policy: a = tanh(u), u ~ N(mu(s), sigma(s)^2); returns (mu, log sigma) of u."""
+    """SAC's policy: a = tanh(u), u ~ N(mu(s), sigma(s)^2); returns (mu, log sigma) of u.
+
+    `log_std_max` lifts the upper clip of log sigma: online SAC explores with
+    pre-tanh sigma up to e^2 (the usual [-5, 2]); offline users keep [-5, 0].
+    """
 
     hidden: Sequence[int]
     act_dim: int
+    log_std_max: float = LOG_STD_MAX
 
     @nn.compact
     def __call__(self, observations):
         out = MLP(self.hidden, 2 * self.act_dim)(observations)
-        return out[..., :self.act_dim], clamp_log_std(out[..., self.act_dim:])
+        log_std = jnp.clip(out[..., self.act_dim:], LOG_STD_MIN, self.log_std_max)
+        return out[..., :self.act_dim], log_std
 
 
 def tanh_log_prob(pre_tanh, mean, log_std):

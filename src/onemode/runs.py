@@ -114,12 +114,15 @@ class RunDir:
     def checkpoint_path(self) -> Path:
         return self.path / "checkpoint.npz"
 
-    def save_checkpoint(self, step: int, state: Any, keys: jax.Array) -> None:
+    def save_checkpoint(self, step: int, state: Any, keys: jax.Array,
+                        extra: dict[str, np.ndarray] | None = None) -> None:
+        """Write the state (named leaves), and `extra` arrays beside it, in one atomic file."""
         names = leaf_names(state)
         if len(set(names)) != len(names):
             raise ValueError(f"two leaves of the state share a name: {sorted(names)}")
         arrays = {f"state/{name}": np.asarray(leaf)
                   for name, leaf in zip(names, jax.tree.leaves(state))}
+        arrays |= {f"extra/{name}": np.asarray(value) for name, value in (extra or {}).items()}
         atomic_write(self.checkpoint_path,
                      lambda tmp: _savez(tmp, format=np.int64(CHECKPOINT_FORMAT),
                                         step=np.int64(step), keys=np.asarray(keys), **arrays))
@@ -158,6 +161,16 @@ class RunDir:
                                       f"the run's config builds "
                                       f"{np.dtype(old.dtype)}{list(old.shape)}")
         return step, jax.tree.unflatten(treedef, leaves), keys
+
+    def load_checkpoint_extra(self) -> dict[str, np.ndarray]:
+        """The `extra` arrays `save_checkpoint` stored (call after `load_checkpoint`)."""
+        path = self.checkpoint_path
+        try:
+            with np.load(path, allow_pickle=False) as f:
+                return {n[len("extra/"):]: f[n] for n in f.files if n.startswith("extra/")}
+        except _READ_ERRORS as error:
+            raise CheckpointError(f"{path}: unreadable checkpoint (it is truncated or damaged: "
+                                  f"{type(error).__name__}: {error})") from error
 
     # --------------------------------------------------------------- metrics
     @property

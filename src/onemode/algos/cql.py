@@ -41,14 +41,14 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
-import optax
 from flax.training.train_state import TrainState
 
 from onemode.algos.base import Phase
 from onemode.algos.common import make_state, polyak
 from onemode.algos.config import AlgoConfig, check
 from onemode.algos.critics import bellman_target, masked_mean, q_value
-from onemode.nets import QEnsemble, TanhGaussianPolicy, tanh_log_prob
+from onemode.algos.soft_actor import make_temperature, sample_tanh_actions, soft_actor_step
+from onemode.nets import QEnsemble, TanhGaussianPolicy
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,21 +98,12 @@ class State(NamedTuple):
     step: jax.Array            # updates done
 
 
-def sample_actions(actor: TrainState, params, observations, key, sample_shape=()):
-    """a ~ pi(.|s), reparameterised, with log pi(a|s): shapes sample_shape + batch."""
-    mean, log_std = actor.apply_fn(params, observations)
-    pre_tanh = mean + jnp.exp(log_std) * jax.random.normal(key, sample_shape + mean.shape)
-    return jnp.tanh(pre_tanh), tanh_log_prob(pre_tanh, mean, log_std)
-
-
 def init(key, obs_dim: int, act_dim: int, config: Config) -> State:
     obs, act = jnp.zeros((1, obs_dim)), jnp.zeros((1, act_dim))
     k_actor, k_critic = jax.random.split(key)
     critic = make_state(QEnsemble(config.hidden, config.n_critics), k_critic, config.critic_lr,
                         obs, act)
-    log_temp = TrainState.create(apply_fn=None,
-                                 params={"log_temp": jnp.asarray(config.init_log_entropy_temp)},
-                                 tx=optax.adam(config.actor_lr))
+    log_temp = make_temperature(config.init_log_entropy_temp, config.actor_lr)
     return State(
         actor=make_state(TanhGaussianPolicy(config.hidden, act_dim), k_actor, config.actor_lr, obs),
         critic=critic,
@@ -139,20 +130,20 @@ def update_critic(state: State, batch, key, config: Config):
     n, (batch_size, act_dim) = config.n_actions, batch.actions.shape
 
     # y = r + gamma (1 - d) min_j Q_j^-(s', a'), a' ~ pi(.|s'), no entropy term (Eq. 3)
-    next_actions, _ = sample_actions(state.actor, state.actor.params, batch.next_observations,
-                                     k_next)
+    next_actions, _ = sample_tanh_actions(state.actor, state.actor.params,
+                                          batch.next_observations, k_next)
     next_q = q_value(state.critic, state.critic_target, batch.next_observations, next_actions)
     target = bellman_target(batch, next_q, config.discount)
 
     # proposals for log sum_a exp Q(s, a): uniform on [-1, 1]^A, pi(.|s) and pi(.|s')
     uniform = jax.random.uniform(k_uniform, (n, batch_size, act_dim), minval=-1.0, maxval=1.0)
     uniform_log_density = jnp.full((n, batch_size), -act_dim * math.log(2.0))
-    at_s, at_s_log_pi = sample_actions(state.actor, state.actor.params, batch.observations,
-                                       k_now, (n,))
+    at_s, at_s_log_pi = sample_tanh_actions(state.actor, state.actor.params,
+                                            batch.observations, k_now, (n,))
     real_next = jnp.where(batch.has_next_observation[:, None] > 0, batch.next_observations,
                           batch.observations)
-    at_next, at_next_log_pi = sample_actions(state.actor, state.actor.params, real_next,
-                                             k_later, (n,))
+    at_next, at_next_log_pi = sample_tanh_actions(state.actor, state.actor.params, real_next,
+                                                  k_later, (n,))
     sampled = jnp.concatenate([uniform, at_s, at_next], axis=0)                 # (3n, B, A)
     log_density = jax.lax.stop_gradient(
         jnp.concatenate([uniform_log_density, at_s_log_pi, at_next_log_pi], axis=0))
@@ -175,33 +166,12 @@ def update_critic(state: State, batch, key, config: Config):
     return state.critic.apply_gradients(grads=grads), metrics
 
 
-def update_actor(state: State, batch, key, config: Config):
-    """SAC's policy step, then its temperature step towards the target entropy -act_dim."""
-    entropy_temp = jnp.exp(state.log_entropy_temp.params["log_temp"])
-
-    def loss_fn(params):
-        actions, log_pi = sample_actions(state.actor, params, batch.observations, key)
-        q = q_value(state.critic, state.critic.params, batch.observations, actions)
-        return jnp.mean(entropy_temp * log_pi - q), log_pi
-
-    (loss, log_pi), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.actor.params)
-    actor = state.actor.apply_gradients(grads=grads)
-
-    target_entropy = -batch.actions.shape[-1]
-    slack = jax.lax.stop_gradient(log_pi + target_entropy)
-    temp_grad = jax.grad(lambda p: -jnp.mean(p["log_temp"] * slack))(
-        state.log_entropy_temp.params)
-    log_temp = state.log_entropy_temp.apply_gradients(grads=temp_grad)
-    metrics = {"actor_loss": loss, "entropy": -log_pi.mean(), "entropy_temp": entropy_temp}
-    return actor, log_temp, metrics
-
-
 def update(state: State, batch, key, config: Config):
     """One CQL step: critics (with the current policy's samples), actor and temperature, targets."""
     k_critic, k_actor = jax.random.split(key)
     critic, critic_metrics = update_critic(state, batch, k_critic, config)
-    state = state._replace(critic=critic)
-    actor, log_temp, actor_metrics = update_actor(state, batch, k_actor, config)
+    actor, log_temp, actor_metrics = soft_actor_step(state.actor, critic, state.log_entropy_temp,
+                                                     batch.observations, k_actor)
     step = state.step + 1
     critic_target = polyak(step, config.target_update_every, critic.params, state.critic_target,
                            config.polyak)
