@@ -21,7 +21,8 @@ from onemode.algos.base import MAIN_PHASE
 from onemode.algos.config import ConfigError, shared_option
 from onemode.algos.critics import bellman_target
 from onemode.data import Dataset, data_spec, load_dataset, to_device
-from onemode.policy import load_policy, make_act
+from onemode.export import FORMATS, check_observations, export, exported_actions
+from onemode.policy import load_policy, load_run, make_act
 from onemode.runs import RunDir, TrainConfig
 from onemode.tasks import get_task
 from onemode.train import train
@@ -176,7 +177,8 @@ def _train(name, spec, out, steps, resume=False):
 @pytest.mark.parametrize("name", NAMES)
 def test_train_save_load_act_and_resume(name, file_without_next_observations, tmp_path):
     """Every phase runs in the engine, jitted and vmapped over two seeds; the run reloads
-    and acts as in memory; a run cut halfway resumes to the same parameters."""
+    and acts as in memory, and exports to ONNX and npz acting the same; a run cut
+    halfway resumes to the same parameters."""
     algo, config = get_algo(name), small_config(name)
     spec = data_spec(task="multigoal", dataset=str(file_without_next_observations))
     whole = _train(name, spec, tmp_path / "whole", STEPS)
@@ -205,6 +207,13 @@ def test_train_save_load_act_and_resume(name, file_without_next_observations, tm
         assert expected.shape == (64, dataset.act_dim) and np.all(np.abs(expected) <= 1.0)
     assert not np.array_equal(load_policy(whole.run_dir, 0)(observations),
                               load_policy(whole.run_dir, 1)(observations))
+
+    # the policy leaves onemode: ONNX (run by onnxruntime) and npz (plain numpy) act alike
+    check = check_observations(load_run(whole.run_dir), n=1000)
+    expected = load_policy(whole.run_dir, 1)(check)
+    for fmt in FORMATS:
+        path = export(whole.run_dir, fmt, tmp_path / f"policy.{fmt}", seed_index=1)
+        assert np.max(np.abs(exported_actions(path, fmt, check) - expected)) < 1e-5, fmt
 
     # a run cut halfway resumes to bit-identical parameters
     cut = _train(name, spec, tmp_path / "cut", STEPS // 2)

@@ -20,6 +20,7 @@ from onemode.algos.config import ConfigError
 from onemode.cli import main
 from onemode.data import DatasetError, data_spec
 from onemode.envs import find_reference
+from onemode.export import export, exported_actions
 from onemode.policy import load_policy
 from onemode.runs import RunDir, TrainConfig
 from onemode.train import train
@@ -209,6 +210,10 @@ def test_a_registered_environment_with_other_action_bounds_works_end_to_end(tmp_
     assert np.all(returns > -1.5), returns  # a policy stuck at the box's edge, 1, scores -5
     actions = load_policy(result.run_dir)(arrays["observations"][:50])
     assert np.all(np.abs(actions - 1.5) < 0.3), actions  # mapped back to the env's bounds
+    for fmt in ("onnx", "npz"):  # exported policies map them back too
+        exported = export(result.run_dir, fmt)
+        np.testing.assert_allclose(exported_actions(exported, fmt, arrays["observations"][:50]),
+                                   actions, atol=1e-5)
 
     with pytest.raises(ConfigError, match=r"declared action bounds \[-1.0, 1.0\] are not those"):
         data_spec(dataset=str(path), env="OnemodeTestReachLevel-v0", action_bounds=[-1.0, 1.0])

@@ -23,6 +23,7 @@ import io
 import json
 import shutil
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -107,46 +108,107 @@ def _size(task_name: str, size: int | None) -> int:
     return size or get_task(task_name).default_size
 
 
-def run_bench(spec: BenchSpec, out, show_progress: bool = True, log=print) -> dict:
-    out = Path(out)
+BACKENDS = ("local", "ray")
+
+
+class Job(NamedTuple):
+    """One training run of a bench: a task or file, an algorithm (and sweep value), all seeds."""
+
+    task: str
+    algo: str
+    sweep_value: str | None
+    run_dir: Path
+
+
+def run_bench(spec: BenchSpec, out, show_progress: bool = True, log=print,
+              backend: str = "local", address: str | None = None,
+              gpus_per_task: float = 0) -> dict:
+    """Train every run the bench asks for that OUT does not hold finished, then report.
+
+    backend "local" trains the runs one after another in this process; "ray" sends
+    each as a task to a Ray cluster (`address`, or a local instance), whose workers
+    write into OUT (a filesystem they share with this machine).
+    """
+    if backend not in BACKENDS:
+        raise ConfigError(f"--backend must be one of {', '.join(BACKENDS)}, got '{backend}'")
+    out = Path(out).absolute()
     for option, _ in spec.options:
         if not any(option in {f.name for f in dataclasses.fields(get_algo(a).Config)}
                    for a in spec.algos):
             raise ConfigError(f"--set {option}: none of {', '.join(spec.algos)} has that option")
-    sweep_values = spec.sweep[1] if spec.sweep else (None,)
-    train_config = TrainConfig(steps=spec.steps, seeds=spec.seeds, eval_every=spec.eval_every,
-                               eval_episodes=spec.eval_episodes,
-                               log_every=min(1000, spec.eval_every),
-                               checkpoint_every=spec.eval_every)
     sources = spec.sources(out)
-    plan = [(task, algo, value) for task in sources for algo in spec.algos
-            for value in sweep_values]
-    sweep_name = spec.sweep[0] if spec.sweep else None
-    for task, algo, value in plan:  # every config and earlier run, before the first long run
-        record = run_record(algo, algo_config(algo, spec, value), train_config, sources[task])
-        _check_earlier_run(out / "runs" / task / run_label(algo, value, sweep_name), record)
-    results = {}
-    for i, (task, algo, value) in enumerate(plan, 1):
-        run_dir = out / "runs" / task / run_label(algo, value, sweep_name)
-        label = run_dir.name
-        done = run_dir / "done.json"
-        if not done.exists():
-            log(f"[{i}/{len(plan)}] {task} / {label}")
-            resume = (run_dir / "checkpoint.npz").exists()
-            if not resume and run_dir.exists():
-                shutil.rmtree(run_dir)  # cut off before its first checkpoint: start again
-            if task in spec.tasks:
-                task_data(task, spec.size, out, log)
-            train(algo, algo_config(algo, spec, value), train_config, sources[task], run_dir,
-                  resume=resume, show_progress=show_progress)
-            atomic_write(done, lambda tmp: tmp.write_text("{}\n"))
-        else:
-            log(f"[{i}/{len(plan)}] {task} / {label}: done, skipped")
-        results.setdefault(task, {})[label] = collect(run_dir, spec.seeds)
-        write_reports(results, out)
-    for task in sources:
+    jobs = plan(spec, out)
+    for job in jobs:  # every config and earlier run, before the first long run
+        record = run_record(job.algo, algo_config(job.algo, spec, job.sweep_value),
+                            bench_train_config(spec), sources[job.task])
+        _check_earlier_run(job.run_dir, record)
+    pending = [job for job in jobs if not (job.run_dir / "done.json").exists()]
+    for task in sorted({job.task for job in pending} & set(spec.tasks)):
+        task_data(task, spec.size, out, log)
+    for i, job in enumerate(jobs, 1):
+        if job not in pending:
+            log(f"[{i}/{len(jobs)}] {job.task} / {job.run_dir.name}: done, skipped")
+    failures = {}
+    if backend == "local":
+        for job in pending:
+            log(f"[{jobs.index(job) + 1}/{len(jobs)}] {job.task} / {job.run_dir.name}")
+            train_job(spec, out, job, show_progress)
+            report(spec, out, jobs)
+    elif pending:
+        from onemode.distributed import run_on_ray
+        failures = run_on_ray(spec, out, pending, address=address, gpus_per_task=gpus_per_task,
+                              log=log)
+    results = report(spec, out, jobs)
+    for task in results:
         run_dirs = {label: out / "runs" / task / label for label in results[task]}
         action_figure(run_dirs, out / f"actions-{task}.png")  # none for 1-d actions of n-d states
+    if failures:
+        raise BenchError(failures)
+    return results
+
+
+class BenchError(ConfigError):
+    """Runs that failed (each after one retry); the finished runs are reported and kept."""
+
+    def __init__(self, failures: dict[str, str]):
+        self.failures = failures
+        lines = [f"{len(failures)} run(s) failed twice and are missing from the tables; run the "
+                 "bench again to retry them:"] + [f"  {run}: {error}"
+                                                  for run, error in failures.items()]
+        super().__init__("\n".join(lines))
+
+
+def bench_train_config(spec: BenchSpec) -> TrainConfig:
+    return TrainConfig(steps=spec.steps, seeds=spec.seeds, eval_every=spec.eval_every,
+                       eval_episodes=spec.eval_episodes, log_every=min(1000, spec.eval_every),
+                       checkpoint_every=spec.eval_every)
+
+
+def plan(spec: BenchSpec, out: Path) -> list[Job]:
+    sweep_name = spec.sweep[0] if spec.sweep else None
+    return [Job(task, algo, value, out / "runs" / task / run_label(algo, value, sweep_name))
+            for task in spec.sources(out) for algo in spec.algos
+            for value in (spec.sweep[1] if spec.sweep else (None,))]
+
+
+def train_job(spec: BenchSpec, out: Path, job: Job, show_progress: bool = False) -> Path:
+    """Train (or resume) one run of the bench and mark it done: what a backend runs."""
+    resume = (job.run_dir / "checkpoint.npz").exists()
+    if not resume and job.run_dir.exists():
+        shutil.rmtree(job.run_dir)  # cut off before its first checkpoint: start again
+    train(job.algo, algo_config(job.algo, spec, job.sweep_value), bench_train_config(spec),
+          spec.sources(out)[job.task], job.run_dir, resume=resume, show_progress=show_progress)
+    atomic_write(job.run_dir / "done.json", lambda tmp: tmp.write_text("{}\n"))
+    return job.run_dir
+
+
+def report(spec: BenchSpec, out: Path, jobs: list[Job]) -> dict:
+    """Tables, curves and results.json of the finished runs among `jobs`, in plan order."""
+    results = {}
+    for job in jobs:
+        if (job.run_dir / "done.json").exists():
+            results.setdefault(job.task, {})[job.run_dir.name] = collect(job.run_dir, spec.seeds)
+    write_reports(results, out)
     return results
 
 

@@ -116,7 +116,21 @@ def _parser() -> argparse.ArgumentParser:
                        help="one run per value, e.g. --sweep n_components=1,2,5,10,20")
     bench.add_argument("--out", default="runs/bench")
     bench.add_argument("--no-progress", action="store_true")
+    bench.add_argument("--backend", choices=("local", "ray"), default="local",
+                       help="local: runs one after another here; ray: each run a Ray task")
+    bench.add_argument("--address", help="the Ray cluster to use (default: a local instance)")
+    bench.add_argument("--gpus-per-task", type=float, default=0,
+                       help="GPUs Ray gives each run (e.g. 1, or 0.25 to share one)")
     bench.set_defaults(run=_bench)
+
+    export = commands.add_parser(
+        "export", help="write a run's policy as ONNX or as npz weights with a numpy forward")
+    export.add_argument("run_dir")
+    export.add_argument("--format", choices=("onnx", "npz"), default="onnx")
+    export.add_argument("--seed-index", type=int, default=0,
+                        help="which of the seeds trained together (default 0)")
+    export.add_argument("--out", help="file to write (default RUN_DIR/policy.FORMAT)")
+    export.set_defaults(run=_export)
 
     behaviour = commands.add_parser(
         "behaviour", help="the locomotion behaviour policies: SAC runs and shipped snapshots")
@@ -133,6 +147,12 @@ def _parser() -> argparse.ArgumentParser:
                         help="keep the actor every this many steps")
     online.add_argument("--checkpoint-every", type=int, default=25_000)
     online.set_defaults(run=_behaviour_train)
+    ship = behaviour_commands.add_parser(
+        "ship", help="measure a SAC run's snapshots and write the chosen ones into the package")
+    ship.add_argument("run_dir")
+    ship.add_argument("--weights-dir", help="where to write (default: the package's weights/)")
+    ship.add_argument("--episodes", type=int, default=10, help="episodes per measurement")
+    ship.set_defaults(run=_behaviour_ship)
 
     demo = commands.add_parser("demo", help="multigoal data, LOM, its score, in a few minutes")
     demo.add_argument("--out", default="runs/demo")
@@ -374,12 +394,38 @@ def _bench(args):
                      options=tuple(_parse_sets(args.set).items()), sweep=sweep,
                      datasets=tuple(args.dataset), env=args.env, ref_min=args.ref_min,
                      ref_max=args.ref_max)
-    run_bench(spec, args.out, show_progress=not args.no_progress)
+    if args.backend == "local" and (args.address or args.gpus_per_task):
+        raise ConfigError("--address and --gpus-per-task are for --backend ray")
+    run_bench(spec, args.out, show_progress=not args.no_progress, backend=args.backend,
+              address=args.address, gpus_per_task=args.gpus_per_task)
     print((Path(args.out) / "table.md").read_text())
     print(f"tables, curves and action figures in {args.out}")
 
 
-# ------------------------------------------------------------------- demo
+# ---------------------------------------------------- export and behaviour
+def _export(args) -> int:
+    import numpy as np
+
+    from onemode.export import check_observations, export, exported_actions
+    from onemode.policy import Policy, load_run
+    path = export(args.run_dir, args.format, args.out, args.seed_index)
+    run = load_run(args.run_dir)
+    observations = check_observations(run)
+    actions = exported_actions(path, args.format, observations)
+    print(f"wrote {path} ({run.algo_name}, seed index {args.seed_index}, "
+          f"{run.obs_dim} observations in, {run.act_dim} actions out)")
+    if args.format == "npz":
+        print(f"numpy forward: {path.parent / 'policy_forward.py'} "
+              f"(load(path), forward(weights, observations))")
+    if actions is None:
+        print("not checked: onnxruntime is not installed")
+    else:
+        expected = Policy(run, args.seed_index)(observations)
+        print(f"checked on {len(observations):,} observations: largest difference from "
+              f"onemode's policy {np.max(np.abs(actions - expected)):.2e}")
+    return 0
+
+
 def _behaviour_train(args) -> int:
     from onemode.behaviour.online import OnlineRun, OnlineSettings
     settings = OnlineSettings(env_id=args.env, steps=args.steps, seed=args.seed,
@@ -391,6 +437,16 @@ def _behaviour_train(args) -> int:
     return 0
 
 
+def _behaviour_ship(args) -> int:
+    from onemode.behaviour.snapshots import WEIGHTS_DIR, ship
+    entry = ship(args.run_dir, args.weights_dir or WEIGHTS_DIR, episodes=args.episodes,
+                 log=lambda line: print(line, flush=True))
+    print(f"shipped {len(entry['snapshots'])} snapshots of {args.run_dir}: medium at step "
+          f"{entry['medium_step']:,}, expert at step {entry['expert_step']:,}")
+    return 0
+
+
+# ------------------------------------------------------------------- demo
 def _demo(args):
     import shutil
 

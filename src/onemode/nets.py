@@ -15,6 +15,7 @@ from typing import Callable, NamedTuple, Sequence
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 LOG_STD_MIN, LOG_STD_MAX = -5.0, 0.0  # actions live in [-1, 1]: sigma in [0.0067, 1]
 
@@ -52,6 +53,46 @@ class MLP(nn.Module):
         for width in self.hidden:
             x = nn.relu(nn.Dense(width)(x))
         return nn.Dense(self.out_dim, bias_init=self.out_bias_init)(x)
+
+
+class MlpPolicy(NamedTuple):
+    """A deterministic policy as plain layers, for export (`onemode.export`).
+
+    h = relu(h W + b) through `hidden`, out = h W + b, then `head`:
+      "clip"      a = clip(out, -1, 1)
+      "tanh"      a = tanh(out)
+      "mixture"   out = [means (M x A, component-major) | logits (M)]:
+                  a = clip(means[argmax logits], -1, 1)   (the first maximum on ties)
+    """
+
+    hidden: tuple      # ((W, b), ...) numpy arrays, W: (in, out)
+    output: tuple      # (W, b)
+    head: str
+    n_components: int = 0   # M, for "mixture"
+
+
+MLP_HEADS = ("clip", "tanh", "mixture")
+
+
+def mlp_policy(mlp_params, head: str, input_rows: int | None = None,
+               output_columns: Callable[[int], np.ndarray] | None = None,
+               n_components: int = 0) -> MlpPolicy:
+    """An `MLP`'s parameters as an `MlpPolicy`.
+
+    `input_rows` keeps the first rows of the first kernel (an input tail held at 0,
+    such as a latent z = 0, drops out); `output_columns(n_outputs)` picks the outputs
+    the head reads.
+    """
+    names = sorted(mlp_params, key=lambda name: int(name.rsplit("_", 1)[1]))
+    layers = [(np.asarray(mlp_params[n]["kernel"], np.float32),
+               np.asarray(mlp_params[n]["bias"], np.float32)) for n in names]
+    if input_rows is not None:
+        layers[0] = (layers[0][0][:input_rows], layers[0][1])
+    kernel, bias = layers[-1]
+    if output_columns is not None:
+        columns = output_columns(kernel.shape[1])
+        kernel, bias = kernel[:, columns], bias[columns]
+    return MlpPolicy(tuple(layers[:-1]), (kernel, bias), head, n_components)
 
 
 # ----------------------------------------------------------------- densities

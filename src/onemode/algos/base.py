@@ -14,6 +14,10 @@ An algorithm module defines:
 and, optionally, introspection the figures use:
   mode_report(state, observations, config) -> {"mixture": nets.Mixture, "best_mode": (n,),
                                               ...}, for algorithms with a mixture model
+and what `onemode export` needs:
+  policy_mlp(state, config)              -> `nets.MlpPolicy`: `act` as one MLP and a
+                                         head; raises `ConfigError` saying why where the
+                                         policy is no single MLP
 
 Each phase's `update(state, batch, key)` is a pure function of a minibatch of
 `Transitions`, returning (state, metrics); the engine samples batches, scans

@@ -41,6 +41,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax.training.train_state import TrainState
 
 from onemode.algos.base import Phase
@@ -48,7 +49,7 @@ from onemode.algos.common import make_state, polyak
 from onemode.algos.config import AlgoConfig, check
 from onemode.algos.critics import bellman_target, masked_mean, q_value
 from onemode.algos.soft_actor import make_temperature, sample_tanh_actions, soft_actor_step
-from onemode.nets import QEnsemble, TanhGaussianPolicy
+from onemode.nets import QEnsemble, TanhGaussianPolicy, mlp_policy
 
 
 @dataclasses.dataclass(frozen=True)
@@ -186,3 +187,10 @@ def act(state: State, observations, config: Config):
     """tanh(mu(s)): the squashed Gaussian's deterministic action, in (-1, 1)."""
     del config
     return jnp.tanh(state.actor.apply_fn(state.actor.params, observations)[0])
+
+
+def policy_mlp(state: State, config: Config):
+    """`act` as layers, for export: tanh of the MLP's first half of outputs (the mean)."""
+    del config
+    return mlp_policy(state.actor.params["params"]["MLP_0"], "tanh",
+                      output_columns=lambda n_outputs: np.arange(n_outputs // 2))

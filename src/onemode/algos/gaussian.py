@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 from flax.training.train_state import TrainState
 
-from onemode.nets import gaussian_log_prob, sample_gaussian
+from onemode.nets import MlpPolicy, gaussian_log_prob, mlp_policy, sample_gaussian
 
 IMITATION_LOSSES = ("log_likelihood", "weighted_mse")
 
@@ -46,6 +46,11 @@ def sample_actions(policy: TrainState, key, observations, sample_shape=()):
     """a ~ pi(.|s), clipped to the action box [-1, 1]: sample_shape + (B, A)."""
     mean, log_std = policy.apply_fn(policy.params, observations)
     return jnp.clip(sample_gaussian(key, mean, log_std, sample_shape), -1.0, 1.0)
+
+
+def mean_policy_mlp(policy: TrainState) -> MlpPolicy:
+    """`mean_action` of a `GaussianPolicy` as layers, for export."""
+    return mlp_policy(policy.params["params"]["MLP_0"], "clip")
 
 
 def mean_action(policy: TrainState, observations):

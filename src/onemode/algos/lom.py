@@ -31,7 +31,7 @@ from onemode.algos.base import Phase
 from onemode.algos.common import exp_clip_weight, make_state, polyak, weight_metrics
 from onemode.algos.config import AlgoConfig, check, check_choice
 from onemode.algos.critics import q_value, sarsa_target, td_metrics, td_update
-from onemode.algos.gaussian import IMITATION_LOSSES, mean_action, weighted_imitation
+from onemode.algos.gaussian import IMITATION_LOSSES, mean_action, mean_policy_mlp, weighted_imitation
 from onemode.algos.mixture import fit_step, holdout_nll
 from onemode.nets import MLP, GaussianPolicy, Mixture, MixtureDensityNet, QEnsemble, sample_gaussian
 
@@ -257,3 +257,9 @@ def mode_report(state: State, observations, config: Config):
     values = state.hyper_q.apply_fn(state.hyper_q.params, observations)
     return {"mixture": mixture, "mode_values": values,
             "best_mode": greedy_mode(values, mixture, config.min_mode_weight)}
+
+
+def policy_mlp(state: State, config: Config):
+    """`act` as layers, for export: the Gaussian's mean MLP, clipped."""
+    del config
+    return mean_policy_mlp(state.actor)

@@ -19,13 +19,14 @@ from functools import partial
 from typing import NamedTuple
 
 import jax.numpy as jnp
+import numpy as np
 from flax.training.train_state import TrainState
 
 from onemode.algos import mixture
 from onemode.algos.base import Phase
 from onemode.algos.common import make_state
 from onemode.algos.config import AlgoConfig
-from onemode.nets import MixtureDensityNet
+from onemode.nets import MixtureDensityNet, mlp_policy
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,3 +81,15 @@ def mode_report(state: State, observations, config: Config):
     del config
     components = state.mdn.apply_fn(state.mdn.params, observations)
     return {"mixture": components, "best_mode": jnp.argmax(components.logits, axis=-1)}
+
+
+def policy_mlp(state: State, config: Config):
+    """`act` as layers, for export: the means and logits of the mixture, argmax, clip."""
+    m = config.n_components
+
+    def means_and_logits(n_outputs):   # outputs: [means M*A | log sigmas M*A | logits M]
+        means = (n_outputs - m) // 2
+        return np.concatenate([np.arange(means), np.arange(n_outputs - m, n_outputs)])
+
+    return mlp_policy(state.mdn.params["params"]["MLP_0"], "mixture",
+                      output_columns=means_and_logits, n_components=m)

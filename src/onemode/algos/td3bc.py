@@ -38,7 +38,7 @@ from onemode.algos.base import Phase
 from onemode.algos.common import make_state, polyak
 from onemode.algos.config import AlgoConfig, check
 from onemode.algos.critics import bellman_target, q_value, smoothed, td_metrics, td_update
-from onemode.nets import DeterministicPolicy, QEnsemble
+from onemode.nets import DeterministicPolicy, QEnsemble, mlp_policy
 
 
 @dataclasses.dataclass(frozen=True)
@@ -156,3 +156,9 @@ def act(state: State, observations, config: Config):
     """pi(s) (normalised observations in, actions in [-1, 1] out)."""
     del config
     return jnp.clip(state.actor.apply_fn(state.actor.params, observations), -1.0, 1.0)
+
+
+def policy_mlp(state: State, config: Config):
+    """`act` as layers, for export: tanh(MLP(s)) (the clip of `act` changes nothing)."""
+    del config
+    return mlp_policy(state.actor.params["params"]["MLP_0"], "tanh")

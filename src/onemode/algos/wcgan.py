@@ -52,8 +52,8 @@ from onemode.algos.behaviour_critic import (BehaviourCritic, WeightedModelConfig
                                             candidate_latents, init_behaviour_critic,
                                             update_behaviour_critic)
 from onemode.algos.common import make_state
-from onemode.algos.config import check
-from onemode.nets import MLP
+from onemode.algos.config import ConfigError, check
+from onemode.nets import MLP, mlp_policy
 
 
 @dataclasses.dataclass(frozen=True)
@@ -209,3 +209,18 @@ def sample_actions(state: State, observations, key, n_samples: int, config: Conf
     """n_samples draws of pi(.|s) per state, z ~ N(0, I): (n_samples, B, A)."""
     return generate(state.generator, state.generator_ema, observations, key, config.noise_dim,
                     (n_samples,))
+
+
+def policy_mlp(state: State, config: Config):
+    """`act` as layers, for export: the model at z = 0 (its latent inputs drop out).
+
+    With `act_candidates` > 1 the action is the best of several candidates by the
+    critic's Q: no single MLP, refused.
+    """
+    if config.act_candidates > 1:
+        raise ConfigError(f"wcgan with act_candidates = {config.act_candidates} acts by the best "
+                          "of several generated candidates by its critic's Q, which is no single "
+                          "MLP; only act_candidates = 1 (the model's action at z = 0) exports")
+    mlp = state.generator_ema["params"]["MLP_0"]
+    first_kernel = mlp["Dense_0"]["kernel"]
+    return mlp_policy(mlp, "tanh", input_rows=first_kernel.shape[0] - config.noise_dim)

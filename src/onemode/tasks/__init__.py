@@ -19,4 +19,4 @@ def get_task(name: str) -> Task:
 
 
 # Each task module calls `register` at import time.
-from onemode.tasks import bandit, fetch, multigoal  # noqa: E402,F401
+from onemode.tasks import bandit, fetch, locomotion, multigoal  # noqa: E402,F401

@@ -25,17 +25,13 @@ own random stream, and the result does not depend on the number of workers.
 
 from __future__ import annotations
 
-import os
-import warnings
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from multiprocessing import get_context
 
 import gymnasium as gym
 import numpy as np
 
 from onemode.data.dataset import Dataset
+from onemode.parallel import default_workers, map_in_processes
 from onemode.tasks import register
 from onemode.tasks.base import Task
 
@@ -303,10 +299,6 @@ def _episodes_for_starts(kind: str, seed: int, first: int, count: int, goal_indi
     return out
 
 
-def default_workers() -> int:
-    return max(1, min(os.cpu_count() or 1, 8))
-
-
 def generate_episodes(kind: str, n_starts: int, seed: int, goal_indices: tuple = tuple(range(4)),
                       noise_std: float | None = None, workers: int | None = None) -> dict:
     """Episodes for `n_starts` start states, in start order, arrays shaped (episode, t, ...).
@@ -318,20 +310,7 @@ def generate_episodes(kind: str, n_starts: int, seed: int, goal_indices: tuple =
     bounds = np.linspace(0, n_starts, workers + 1).astype(int)
     jobs = [(kind, seed, int(a), int(b - a), goal_indices, noise_std)
             for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
-    parts = None
-    if len(jobs) > 1:
-        # spawn: the parent may hold JAX's threads, which fork would copy half-alive
-        try:
-            with ProcessPoolExecutor(len(jobs), mp_context=get_context("spawn")) as pool:
-                parts = list(pool.map(_episodes_for_starts, *zip(*jobs)))
-        except BrokenProcessPool:
-            # A script without `if __name__ == "__main__":` re-runs itself in each
-            # spawned worker. The data do not depend on the split: go on in this process.
-            warnings.warn("fetch data: worker processes failed to start (a script without "
-                          "an `if __name__ == '__main__':` guard?); generating in one process",
-                          RuntimeWarning, stacklevel=2)
-    if parts is None:
-        parts = [_episodes_for_starts(*job) for job in jobs]
+    parts = map_in_processes(_episodes_for_starts, jobs, len(jobs), what="fetch data")
     return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
 
 

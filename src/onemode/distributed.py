@@ -1,0 +1,84 @@
+"""The Ray backend of `onemode bench`: each run of the bench is one Ray task.
+
+A run (a task or file, an algorithm, its seeds trained together) is the unit: a
+worker trains it into OUT exactly as the local backend would, so OUT must be on a
+filesystem every worker shares with this machine (a worker that cannot see OUT
+says so). A run that fails is logged with its error and sent once more; one that
+fails again is reported, and the finished runs stay in OUT and in the tables.
+Running the same bench again skips what finished and resumes what was cut off.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+import uuid
+from pathlib import Path
+
+from onemode.algos.config import ConfigError
+
+ATTEMPTS = 2  # a failed run is retried once
+
+
+def _ray():
+    try:
+        import ray
+    except ImportError:
+        raise ConfigError("--backend ray needs Ray: pip install 'onemode[ray]'") from None
+    return ray
+
+
+def _train_remote(spec, out: str, job, marker: str, token: str) -> dict:
+    """On a worker: check that OUT is the driver's, train the run, say how long it took."""
+    from onemode.bench import train_job
+    seen = Path(marker)
+    if not seen.exists() or seen.read_text() != token:
+        raise ConfigError(f"{out} is not this bench's output directory on worker "
+                          f"{socket.gethostname()}: --out must be on a filesystem every Ray "
+                          f"worker shares")
+    started = time.time()
+    train_job(spec, Path(out), job, show_progress=False)
+    return {"host": socket.gethostname(), "seconds": time.time() - started}
+
+
+def run_on_ray(spec, out: Path, jobs: list, address: str | None = None,
+               gpus_per_task: float = 0, cpus_per_task: float = 1, log=print) -> dict[str, str]:
+    """Train `jobs` as Ray tasks; returns {run: error} for those that failed twice."""
+    ray = _ray()
+    if not ray.is_initialized():
+        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+    marker = out / ".ray-bench"
+    token = uuid.uuid4().hex
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text(token)
+    remote = ray.remote(_train_remote).options(num_cpus=cpus_per_task, num_gpus=gpus_per_task,
+                                               max_retries=0)
+    name = {job: f"{job.task} / {job.run_dir.name}" for job in jobs}
+    attempts = {job: 1 for job in jobs}
+    running = {remote.remote(spec, str(out), job, str(marker), token): job for job in jobs}
+    log(f"ray: {len(jobs)} run(s) sent to {ray.cluster_resources().get('CPU', 0):.0f} CPU(s), "
+        f"{ray.cluster_resources().get('GPU', 0):.0f} GPU(s)")
+    failures = {}
+    while running:
+        [ready], _ = ray.wait(list(running), num_returns=1)
+        job = running.pop(ready)
+        try:
+            done = ray.get(ready)
+            log(f"ray: {name[job]} done on {done['host']} in {done['seconds']:.0f} s")
+        except Exception as error:  # noqa: BLE001 - every failure of a run is reported
+            message = _message(error)
+            if attempts[job] < ATTEMPTS:
+                attempts[job] += 1
+                log(f"ray: {name[job]} failed ({message}); trying once more")
+                running[remote.remote(spec, str(out), job, str(marker), token)] = job
+            else:
+                log(f"ray: {name[job]} failed again ({message})")
+                failures[name[job]] = message
+    return failures
+
+
+def _message(error: Exception) -> str:
+    """The worker's own exception in one line, without Ray's wrapping traceback."""
+    cause = getattr(error, "cause", None) or error
+    text = str(cause).strip().splitlines()
+    return f"{type(cause).__name__}: {text[-1] if text else ''}"

@@ -1,0 +1,104 @@
+"""Behaviour policies (online SAC, snapshots, shipping) and the D4RL-style recipes.
+
+A short real SAC run on Hopper-v5 stands in for the hours-long runs whose
+snapshots the package ships: the machinery is the same, the levels are not.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from onemode.algos.config import ConfigError
+from onemode.behaviour.online import OnlineRun, OnlineSettings
+from onemode.behaviour.snapshots import measure, read_manifest, ship, shipped_actor
+from onemode.cli import main
+from onemode.tasks import get_task
+from onemode.tasks.locomotion import KINDS, dataset_parts, make_dataset
+
+SETTINGS = dict(env_id="Hopper-v5", random_steps=400, snapshot_every=400, checkpoint_every=600,
+                eval_episodes=1, seed=3)
+STEPS = 1600
+
+
+@pytest.fixture(scope="module")
+def sac_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("behaviour")
+    whole = OnlineRun(root / "whole", OnlineSettings(steps=STEPS, **SETTINGS), log=lambda _: None)
+    whole.run()
+    cut = root / "cut"
+    OnlineRun(cut, OnlineSettings(steps=STEPS // 2 + 200, **SETTINGS), log=lambda _: None).run()
+    OnlineRun(cut, OnlineSettings(steps=STEPS, **SETTINGS), log=lambda _: None).run()
+    return root
+
+
+@pytest.fixture(scope="module")
+def weights(sac_run, tmp_path_factory):
+    weights_dir = tmp_path_factory.mktemp("weights")
+    ship(sac_run / "whole", weights_dir, episodes=3, replay_every=400, later_every=800,
+         log=lambda _: None)
+    return weights_dir
+
+
+def test_a_stopped_sac_run_continues_to_the_same_result(sac_run):
+    whole, cut = sac_run / "whole", sac_run / "cut"
+    for step in range(400, STEPS + 1, 400):
+        a = np.load(whole / "snapshots" / f"step_{step:07d}.npz")
+        b = np.load(cut / "snapshots" / f"step_{step:07d}.npz")
+        for name in a.files:
+            np.testing.assert_array_equal(a[name], b[name])
+    assert (whole / "episodes.jsonl").read_text() == (cut / "episodes.jsonl").read_text()
+    assert (whole / "snapshots.jsonl").read_text() == (cut / "snapshots.jsonl").read_text()
+    with pytest.raises(ConfigError, match="settings.seed: 3 in the run, 4 asked"):
+        OnlineRun(whole, OnlineSettings(steps=STEPS, **{**SETTINGS, "seed": 4})).run()
+
+
+def test_shipping_records_what_each_snapshot_returns_and_who_trained_it(weights):
+    entry = read_manifest(weights)["Hopper-v5"]
+    assert entry["trained_by"]["command"] == f"onemode behaviour train Hopper-v5 --steps {STEPS} --seed 3"
+    steps = [s["step"] for s in entry["snapshots"]]
+    assert steps == sorted(steps) and steps[-1] == entry["expert_step"] == STEPS
+    assert entry["medium_step"] in steps
+    with np.load(weights / entry["file"]) as f:
+        assert {f[name].dtype for name in f.files} == {np.dtype(np.float16)}
+    # the shipped weights reproduce the recorded return (same episodes: exactly)
+    recorded = entry["snapshots"][-1]
+    assert measure("Hopper-v5", shipped_actor("Hopper-v5", "expert", weights), True, 3)[0] == \
+        pytest.approx(recorded["return"], rel=1e-6)
+
+
+def test_the_recipes_mix_the_policies_d4rl_mixes(weights):
+    entry = read_manifest(weights)["Hopper-v5"]
+    shipped = [s["step"] for s in entry["snapshots"]]
+    full = dataset_parts("hopper", "full-replay", 10_000, weights)
+    assert sum(count for _, count, _ in full) == 10_000
+    # the uniform warm-up, then every snapshot past it
+    assert len(full) == 1 + sum(step > SETTINGS["random_steps"] for step in shipped)
+    # each part in proportion to the training steps it covered
+    assert full[0][1] == round(10_000 * SETTINGS["random_steps"] / STEPS)
+    medium = dataset_parts("hopper", "medium-replay", 10_000, weights)
+    assert len(medium) == 1 + sum(SETTINGS["random_steps"] < step <= entry["medium_step"]
+                                  for step in shipped)
+    assert [count for _, count, _ in dataset_parts("hopper", "medium-expert", 10_001,
+                                                   weights)] == [5_000, 5_001]
+
+
+def test_datasets_are_the_same_for_a_seed_whatever_the_workers(weights):
+    one = make_dataset("hopper", "full-replay", 3_000, 0, weights, workers=1)
+    two = make_dataset("hopper", "full-replay", 3_000, 0, weights, workers=2)
+    for key, value in one.arrays().items():
+        np.testing.assert_array_equal(value, two.arrays()[key])
+    assert len(one.rewards) == 3_000 and one.summary()["episodes"] > 1
+    assert np.all(np.abs(one.actions) <= 1.0)
+    other = make_dataset("hopper", "full-replay", 3_000, 1, weights, workers=1)
+    assert not np.array_equal(one.observations, other.observations)
+
+
+def test_the_locomotion_tasks_are_listed_and_missing_weights_say_what_to_do(tmp_path, capsys):
+    for family in ("halfcheetah", "hopper", "walker2d"):
+        for kind in KINDS:
+            assert get_task(f"{family}-{kind}").env_id.endswith("-v5")
+    assert main(["data", "list"]) == 0
+    assert "walker2d-full-replay" in capsys.readouterr().out
+    with pytest.raises(ConfigError, match="onemode behaviour train Walker2d-v5"):
+        make_dataset("walker2d", "medium", 1000, 0, tmp_path)
