@@ -11,32 +11,36 @@ import pytest
 
 from onemode.algos.config import ConfigError
 from onemode.behaviour.online import OnlineRun, OnlineSettings
-from onemode.behaviour.snapshots import measure, read_manifest, ship, shipped_actor
+from onemode.behaviour.snapshots import measure, read_manifest, shipped_actor
 from onemode.cli import main
 from onemode.tasks import get_task
 from onemode.tasks.locomotion import KINDS, dataset_parts, make_dataset
 
 SETTINGS = dict(env_id="Hopper-v5", random_steps=400, snapshot_every=400, checkpoint_every=600,
-                eval_episodes=1, seed=3)
+                eval_episodes=3, seed=3)
 STEPS = 1600
+
+
+def _train(out, steps):
+    return main(["behaviour", "train", "Hopper-v5", "--out", str(out), "--steps", str(steps),
+                 "--seed", "3", "--random-steps", "400", "--snapshot-every", "400",
+                 "--checkpoint-every", "600"])
 
 
 @pytest.fixture(scope="module")
 def sac_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("behaviour")
-    whole = OnlineRun(root / "whole", OnlineSettings(steps=STEPS, **SETTINGS), log=lambda _: None)
-    whole.run()
-    cut = root / "cut"
-    OnlineRun(cut, OnlineSettings(steps=STEPS // 2 + 200, **SETTINGS), log=lambda _: None).run()
-    OnlineRun(cut, OnlineSettings(steps=STEPS, **SETTINGS), log=lambda _: None).run()
+    assert _train(root / "whole", STEPS) == 0
+    assert _train(root / "cut", STEPS // 2 + 200) == 0   # stopped between checkpoints
+    assert _train(root / "cut", STEPS) == 0
     return root
 
 
 @pytest.fixture(scope="module")
 def weights(sac_run, tmp_path_factory):
     weights_dir = tmp_path_factory.mktemp("weights")
-    ship(sac_run / "whole", weights_dir, episodes=3, replay_every=400, later_every=800,
-         log=lambda _: None)
+    assert main(["behaviour", "ship", str(sac_run / "whole"), "--weights-dir", str(weights_dir),
+                 "--episodes", "3", "--replay-every", "400", "--later-every", "800"]) == 0
     return weights_dir
 
 

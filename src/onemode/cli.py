@@ -152,6 +152,10 @@ def _parser() -> argparse.ArgumentParser:
     ship.add_argument("run_dir")
     ship.add_argument("--weights-dir", help="where to write (default: the package's weights/)")
     ship.add_argument("--episodes", type=int, default=10, help="episodes per measurement")
+    ship.add_argument("--replay-every", type=int, default=20_000,
+                      help="ship a snapshot every this many steps up to the medium one")
+    ship.add_argument("--later-every", type=int, default=100_000,
+                      help="... and every this many steps after it (the final one always)")
     ship.set_defaults(run=_behaviour_ship)
 
     demo = commands.add_parser("demo", help="multigoal data, LOM, its score, in a few minutes")
@@ -440,6 +444,7 @@ def _behaviour_train(args) -> int:
 def _behaviour_ship(args) -> int:
     from onemode.behaviour.snapshots import WEIGHTS_DIR, ship
     entry = ship(args.run_dir, args.weights_dir or WEIGHTS_DIR, episodes=args.episodes,
+                 replay_every=args.replay_every, later_every=args.later_every,
                  log=lambda line: print(line, flush=True))
     print(f"shipped {len(entry['snapshots'])} snapshots of {args.run_dir}: medium at step "
           f"{entry['medium_step']:,}, expert at step {entry['expert_step']:,}")
