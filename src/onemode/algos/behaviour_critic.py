@@ -21,9 +21,9 @@ import jax.numpy as jnp
 from flax.training.train_state import TrainState
 
 from onemode.algos.common import exp_clip_weight, make_state, polyak, weight_metrics
-from onemode.algos.config import AlgoConfig
+from onemode.algos.config import AlgoConfig, ConfigError
 from onemode.algos.critics import q_value, sarsa_target, td_metrics, td_update
-from onemode.nets import QEnsemble, ValueNet
+from onemode.nets import MlpPolicy, QEnsemble, ValueNet, mlp_policy
 
 ACT_KEY = 0  # the fixed PRNG key of the K - 1 latent draws when acting by best-of-K
 
@@ -120,3 +120,19 @@ def act_by_candidates(critic: BehaviourCritic, observations, candidates):
     if candidates.shape[0] > 1:
         return best_by_q(critic, observations, candidates)
     return candidates[0]
+
+
+def zero_latent_policy_mlp(algo: str, mlp_params, head: str, latent_dim: int,
+                           act_candidates: int) -> MlpPolicy:
+    """A generative model's action at z = 0 as layers, for export: MLP([s, z]) with z = 0,
+    whose latent rows of the first kernel drop out.
+
+    With `act_candidates` > 1 the action is the best of several candidates by the
+    critic's Q: no single MLP, refused.
+    """
+    if act_candidates > 1:
+        raise ConfigError(f"{algo} with act_candidates = {act_candidates} acts by the best of "
+                          "several generated candidates by its critic's Q, which is no single "
+                          "MLP; only act_candidates = 1 (the model's action at z = 0) exports")
+    return mlp_policy(mlp_params, head,
+                      input_rows=mlp_params["Dense_0"]["kernel"].shape[0] - latent_dim)

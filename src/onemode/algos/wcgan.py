@@ -50,10 +50,10 @@ from onemode.algos.base import Phase
 from onemode.algos.behaviour_critic import (BehaviourCritic, WeightedModelConfig,
                                             act_by_candidates, advantage_weights,
                                             candidate_latents, init_behaviour_critic,
-                                            update_behaviour_critic)
+                                            update_behaviour_critic, zero_latent_policy_mlp)
 from onemode.algos.common import make_state
-from onemode.algos.config import ConfigError, check
-from onemode.nets import MLP, mlp_policy
+from onemode.algos.config import check
+from onemode.nets import MLP
 
 
 @dataclasses.dataclass(frozen=True)
@@ -212,15 +212,6 @@ def sample_actions(state: State, observations, key, n_samples: int, config: Conf
 
 
 def policy_mlp(state: State, config: Config):
-    """`act` as layers, for export: the model at z = 0 (its latent inputs drop out).
-
-    With `act_candidates` > 1 the action is the best of several candidates by the
-    critic's Q: no single MLP, refused.
-    """
-    if config.act_candidates > 1:
-        raise ConfigError(f"wcgan with act_candidates = {config.act_candidates} acts by the best "
-                          "of several generated candidates by its critic's Q, which is no single "
-                          "MLP; only act_candidates = 1 (the model's action at z = 0) exports")
-    mlp = state.generator_ema["params"]["MLP_0"]
-    first_kernel = mlp["Dense_0"]["kernel"]
-    return mlp_policy(mlp, "tanh", input_rows=first_kernel.shape[0] - config.noise_dim)
+    """`act` as layers, for export (refused with act_candidates > 1)."""
+    return zero_latent_policy_mlp("wcgan", state.generator_ema["params"]["MLP_0"], "tanh", config.noise_dim,
+                                  config.act_candidates)

@@ -45,11 +45,10 @@ from onemode.algos.base import Phase
 from onemode.algos.behaviour_critic import (BehaviourCritic, WeightedModelConfig,
                                             act_by_candidates, advantage_weights,
                                             candidate_latents, init_behaviour_critic,
-                                            update_behaviour_critic)
+                                            update_behaviour_critic, zero_latent_policy_mlp)
 from onemode.algos.common import make_state
-from onemode.algos.config import ConfigError, check
-from onemode.nets import (LOG_STD_MIN, MLP, clamp_log_std, gaussian_log_prob, mlp_policy,
-                          sample_gaussian)
+from onemode.algos.config import check
+from onemode.nets import LOG_STD_MIN, MLP, clamp_log_std, gaussian_log_prob, sample_gaussian
 
 
 @dataclasses.dataclass(frozen=True)
@@ -212,15 +211,6 @@ def sample_actions(state: State, observations, key, n_samples: int, config: Conf
 
 
 def policy_mlp(state: State, config: Config):
-    """`act` as layers, for export: the model at z = 0 (its latent inputs drop out).
-
-    With `act_candidates` > 1 the action is the best of several candidates by the
-    critic's Q: no single MLP, refused.
-    """
-    if config.act_candidates > 1:
-        raise ConfigError(f"wcvae with act_candidates = {config.act_candidates} acts by the best "
-                          "of several generated candidates by its critic's Q, which is no single "
-                          "MLP; only act_candidates = 1 (the model's action at z = 0) exports")
-    mlp = state.vae.params["params"]["decoder"]
-    first_kernel = mlp["Dense_0"]["kernel"]
-    return mlp_policy(mlp, "clip", input_rows=first_kernel.shape[0] - config.latent_dim)
+    """`act` as layers, for export (refused with act_candidates > 1)."""
+    return zero_latent_policy_mlp("wcvae", state.vae.params["params"]["decoder"], "clip", config.latent_dim,
+                                  config.act_candidates)

@@ -29,8 +29,9 @@ import jax.numpy as jnp
 import mujoco
 import numpy as np
 
-from onemode.behaviour import sac
 from onemode.algos.config import ConfigError
+from onemode.behaviour import sac
+from onemode.behaviour.snapshots import Actor, episode_returns, run_episodes
 from onemode.envs import box_bounds, make_env
 from onemode.evaluate import EVAL_RESET_SEED
 from onemode.fileio import atomic_write
@@ -126,25 +127,6 @@ def actor_leaves(params) -> dict[str, np.ndarray]:
     return dict(zip(leaf_names(params), (np.asarray(x) for x in jax.tree.leaves(params))))
 
 
-def evaluate_actor(env_id: str, act: Callable[[np.ndarray], np.ndarray], episodes: int,
-                   first_seed: int = EVAL_RESET_SEED) -> list[float]:
-    """Undiscounted returns of `act` over `episodes` episodes, seeded resets."""
-    env = make_env(env_id)
-    low, high = box_bounds(env.action_space, "action", env_id)
-    returns = []
-    for episode in range(episodes):
-        obs, _ = env.reset(seed=first_seed + episode)
-        total, done = 0.0, False
-        while not done:
-            action = low + (np.asarray(act(obs)) + 1.0) * 0.5 * (high - low)
-            obs, reward, terminated, truncated, _ = env.step(action)
-            total += float(reward)
-            done = terminated or truncated
-        returns.append(total)
-    env.close()
-    return returns
-
-
 class OnlineRun:
     """One SAC run in `out`: `run()` trains to `settings.steps`, resuming what is there."""
 
@@ -160,12 +142,6 @@ class OnlineRun:
                        "sac": dataclasses.asdict(config)}
         self._stop = False
         self._step = jax.jit(partial(_update_and_act, config=config))
-        self._act_deterministic = jax.jit(
-            lambda params, obs: sac.deterministic_action(params, self.actor_apply, obs))
-
-    @property
-    def actor_apply(self):
-        return sac.actor_net(self.config, self.act_dim).apply
 
     # -------------------------------------------------------------- set-up
     def _check_resumable(self) -> None:
@@ -244,14 +220,13 @@ class OnlineRun:
             f.write(json.dumps(record) + "\n")
 
     def _snapshot(self, step: int, state: sac.SACState) -> float:
-        params = state.actor.params
-        arrays = actor_leaves(params)
+        """Keep the actor; measure its deterministic return on the evaluation episodes."""
+        arrays = actor_leaves(state.actor.params)
         atomic_write(self.dir.path / "snapshots" / f"step_{step:07d}.npz",
                      lambda tmp: save_arrays(tmp, arrays))
-        returns = evaluate_actor(
-            self.settings.env_id,
-            lambda obs: np.asarray(self._act_deterministic(params, obs[None].astype(np.float32))[0]),
-            self.settings.eval_episodes)
+        seeds = range(EVAL_RESET_SEED, EVAL_RESET_SEED + self.settings.eval_episodes)
+        returns = episode_returns(run_episodes(self.settings.env_id, Actor.from_leaves(arrays),
+                                               seeds, sampled=False)).tolist()
         self._append("snapshots.jsonl", {"step": step, "eval_returns": returns})
         return float(np.mean(returns))
 

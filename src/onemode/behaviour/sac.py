@@ -124,7 +124,3 @@ def sample_action(actor_params, apply_fn, observations, key):
     """a ~ pi(.|s) for exploration and for D4RL-style recorded episodes."""
     mean, log_std = apply_fn(actor_params, observations)
     return jnp.tanh(mean + jnp.exp(log_std) * jax.random.normal(key, mean.shape))
-
-
-def deterministic_action(actor_params, apply_fn, observations):
-    return jnp.tanh(apply_fn(actor_params, observations)[0])

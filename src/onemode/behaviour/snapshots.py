@@ -22,7 +22,7 @@ import numpy as np
 
 from onemode.algos.config import ConfigError
 from onemode.behaviour.sac import LOG_STD_MAX
-from onemode.envs import make_env
+from onemode.envs import box_bounds, make_env
 from onemode.fileio import atomic_write
 from onemode.nets import LOG_STD_MIN
 
@@ -93,13 +93,15 @@ def run_episodes(env_id: str, actor, seeds, sampled: bool = True, parallel: int 
     runs batched. The episodes of a list of seeds are the same in any process, so
     data generated from fixed lists of seeds does not depend on the number of
     workers. Each episode: observations, actions, rewards, next_observations,
-    terminals, timeouts. `envs`: environments to reuse (closed by the caller).
+    terminals, timeouts; actions in [-1, 1], stepped in the environment's bounds.
+    `envs`: environments to reuse (closed by the caller).
     """
     seeds = list(seeds)
     own = envs is None
     if own:
-        envs = [make_env(env_id) for _ in range(parallel)]
+        envs = [make_env(env_id) for _ in range(min(parallel, len(seeds)))]
     envs = envs[:min(parallel, len(seeds))]
+    low, high = box_bounds(envs[0].action_space, "action", env_id)
     finished: dict[int, dict] = {}
     slots: list[dict | None] = [None] * len(envs)
     queue = iter(range(len(seeds)))
@@ -127,7 +129,8 @@ def run_episodes(env_id: str, actor, seeds, sampled: bool = True, parallel: int 
         actions = np.asarray(actor.act(observations, noise), np.float32)
         for action, slot in zip(actions, active):
             episode = slots[slot]
-            next_obs, reward, terminated, truncated, _ = envs[slot].step(action)
+            env_action = low + (action + 1.0) * 0.5 * (high - low)
+            next_obs, reward, terminated, truncated, _ = envs[slot].step(env_action)
             episode["steps"].append((episode["obs"], action, reward, next_obs, terminated,
                                      truncated))
             episode["obs"] = next_obs
