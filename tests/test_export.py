@@ -12,19 +12,20 @@ import pytest
 from onemode.algos import get_algo
 from onemode.cli import main
 from onemode.data import data_spec
+from onemode.export import export, exported_actions
 from onemode.policy import load_policy
 from onemode.runs import TrainConfig
 from onemode.train import train
 
 
-def tiny_run(tmp_path, name: str, **options):
+def tiny_run(tmp_path, name: str, action_bounds=None, **options):
     config = get_algo(name).Config.from_dict({"hidden": (16, 16), "batch_size": 32, **options})
     pre_steps = {f.name: 10 for f in dataclasses.fields(config) if f.name.endswith("_steps")}
     config = dataclasses.replace(config, **pre_steps)
     train_config = TrainConfig(steps=20, seeds=(0, 1), log_every=10, eval_every=20,
                                checkpoint_every=10, eval_episodes=1)
-    return train(name, config, train_config, data_spec(task="multigoal", size=400),
-                 tmp_path / name, show_progress=False).run_dir
+    spec = data_spec(task="multigoal", size=400, action_bounds=action_bounds)
+    return train(name, config, train_config, spec, tmp_path / name, show_progress=False).run_dir
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +50,16 @@ def test_the_npz_runs_with_numpy_alone_beside_its_forward_file(mdn_run, tmp_path
     subprocess.run([sys.executable, "-c", script], cwd=out.parent, check=True)
     np.testing.assert_allclose(np.load(tmp_path / "actions.npy"),
                                load_policy(mdn_run, 1)(observations), atol=1e-5)
+
+
+def test_scalar_action_bounds_map_every_action_dimension(tmp_path):
+    run = tiny_run(tmp_path, "bc", action_bounds=[-2.0, 2.0])   # as --action-low/-high give
+    observations = np.random.default_rng(2).normal(size=(300, 2)).astype(np.float32)
+    expected = load_policy(run)(observations)
+    for fmt in ("onnx", "npz"):
+        path = export(run, fmt)
+        np.testing.assert_allclose(exported_actions(path, fmt, observations), expected,
+                                   atol=1e-5)
 
 
 def test_a_policy_that_is_no_single_mlp_is_refused_saying_why(tmp_path, capsys):

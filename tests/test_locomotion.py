@@ -13,6 +13,8 @@ from onemode.algos.config import ConfigError
 from onemode.behaviour.online import OnlineRun, OnlineSettings
 from onemode.behaviour.snapshots import measure, read_manifest, shipped_actor
 from onemode.cli import main
+from onemode.data import load_dataset, save_dataset
+from onemode.data.io import dataset_environment
 from onemode.tasks import get_task
 from onemode.tasks.locomotion import KINDS, dataset_parts, make_dataset
 
@@ -33,6 +35,13 @@ def sac_run(tmp_path_factory):
     assert _train(root / "whole", STEPS) == 0
     assert _train(root / "cut", STEPS // 2 + 200) == 0   # stopped between checkpoints
     assert _train(root / "cut", STEPS) == 0
+    # killed after a checkpoint while its logs and snapshots went further
+    crash = root / "crash"
+    assert _train(crash, 600) == 0
+    checkpoint = (crash / "checkpoint.npz").read_bytes()
+    assert _train(crash, 1000) == 0
+    (crash / "checkpoint.npz").write_bytes(checkpoint)
+    assert _train(crash, STEPS) == 0
     return root
 
 
@@ -44,17 +53,23 @@ def weights(sac_run, tmp_path_factory):
     return weights_dir
 
 
-def test_a_stopped_sac_run_continues_to_the_same_result(sac_run):
-    whole, cut = sac_run / "whole", sac_run / "cut"
+@pytest.mark.parametrize("stopped", ["cut", "crash"])
+def test_a_stopped_sac_run_continues_to_the_same_result(sac_run, stopped):
+    whole, resumed = sac_run / "whole", sac_run / stopped
     for step in range(400, STEPS + 1, 400):
         a = np.load(whole / "snapshots" / f"step_{step:07d}.npz")
-        b = np.load(cut / "snapshots" / f"step_{step:07d}.npz")
+        b = np.load(resumed / "snapshots" / f"step_{step:07d}.npz")
         for name in a.files:
             np.testing.assert_array_equal(a[name], b[name])
-    assert (whole / "episodes.jsonl").read_text() == (cut / "episodes.jsonl").read_text()
-    assert (whole / "snapshots.jsonl").read_text() == (cut / "snapshots.jsonl").read_text()
+    assert (whole / "episodes.jsonl").read_text() == (resumed / "episodes.jsonl").read_text()
+    assert (whole / "snapshots.jsonl").read_text() == (resumed / "snapshots.jsonl").read_text()
+
+
+def test_a_behaviour_run_refuses_other_settings_and_non_mujoco_environments(sac_run, tmp_path):
     with pytest.raises(ConfigError, match="settings.seed: 3 in the run, 4 asked"):
-        OnlineRun(whole, OnlineSettings(steps=STEPS, **{**SETTINGS, "seed": 4})).run()
+        OnlineRun(sac_run / "whole", OnlineSettings(steps=STEPS, **{**SETTINGS, "seed": 4})).run()
+    with pytest.raises(ConfigError, match="Pendulum-v1: .*no gymnasium MuJoCo environment"):
+        OnlineRun(tmp_path, OnlineSettings(env_id="Pendulum-v1", random_steps=10, steps=100))
 
 
 def test_shipping_records_what_each_snapshot_returns_and_who_trained_it(weights):
@@ -106,3 +121,15 @@ def test_the_locomotion_tasks_are_listed_and_missing_weights_say_what_to_do(tmp_
     assert "walker2d-full-replay" in capsys.readouterr().out
     with pytest.raises(ConfigError, match="onemode behaviour train Walker2d-v5"):
         make_dataset("walker2d", "medium", 1000, 0, tmp_path)
+
+
+def test_a_minari_dataset_carries_its_environment_and_d4rl_references(weights, tmp_path):
+    dataset = make_dataset("hopper", "medium", 2_000, 0, weights, workers=1)
+    task = get_task("hopper-medium")
+    path = save_dataset(dataset, tmp_path / "hopper-medium", "minari",
+                        environment={"env_id": task.env_id, "ref_min_score": task.random_return,
+                                     "ref_max_score": task.expert_return})
+    found = dataset_environment(path)
+    assert found == {"env_id": "Hopper-v5", "ref_min_score": -20.272305,
+                     "ref_max_score": 3234.3}
+    np.testing.assert_array_equal(load_dataset(path).actions, dataset.actions)

@@ -118,6 +118,7 @@ class Job(NamedTuple):
     algo: str
     sweep_value: str | None
     run_dir: Path
+    source: dict          # the data spec, resolved here (a worker may run elsewhere)
 
 
 def run_bench(spec: BenchSpec, out, show_progress: bool = True, log=print,
@@ -136,11 +137,10 @@ def run_bench(spec: BenchSpec, out, show_progress: bool = True, log=print,
         if not any(option in {f.name for f in dataclasses.fields(get_algo(a).Config)}
                    for a in spec.algos):
             raise ConfigError(f"--set {option}: none of {', '.join(spec.algos)} has that option")
-    sources = spec.sources(out)
     jobs = plan(spec, out)
     for job in jobs:  # every config and earlier run, before the first long run
         record = run_record(job.algo, algo_config(job.algo, spec, job.sweep_value),
-                            bench_train_config(spec), sources[job.task])
+                            bench_train_config(spec), job.source)
         _check_earlier_run(job.run_dir, record)
     pending = [job for job in jobs if not (job.run_dir / "done.json").exists()]
     for task in sorted({job.task for job in pending} & set(spec.tasks)):
@@ -157,7 +157,7 @@ def run_bench(spec: BenchSpec, out, show_progress: bool = True, log=print,
     elif pending:
         from onemode.distributed import run_on_ray
         failures = run_on_ray(spec, out, pending, address=address, gpus_per_task=gpus_per_task,
-                              log=log)
+                              log=log, on_done=lambda: report(spec, out, jobs))
     results = report(spec, out, jobs)
     for task in results:
         run_dirs = {label: out / "runs" / task / label for label in results[task]}
@@ -186,8 +186,9 @@ def bench_train_config(spec: BenchSpec) -> TrainConfig:
 
 def plan(spec: BenchSpec, out: Path) -> list[Job]:
     sweep_name = spec.sweep[0] if spec.sweep else None
-    return [Job(task, algo, value, out / "runs" / task / run_label(algo, value, sweep_name))
-            for task in spec.sources(out) for algo in spec.algos
+    return [Job(task, algo, value, out / "runs" / task / run_label(algo, value, sweep_name),
+                source)
+            for task, source in spec.sources(out).items() for algo in spec.algos
             for value in (spec.sweep[1] if spec.sweep else (None,))]
 
 
@@ -197,7 +198,7 @@ def train_job(spec: BenchSpec, out: Path, job: Job, show_progress: bool = False)
     if not resume and job.run_dir.exists():
         shutil.rmtree(job.run_dir)  # cut off before its first checkpoint: start again
     train(job.algo, algo_config(job.algo, spec, job.sweep_value), bench_train_config(spec),
-          spec.sources(out)[job.task], job.run_dir, resume=resume, show_progress=show_progress)
+          job.source, job.run_dir, resume=resume, show_progress=show_progress)
     atomic_write(job.run_dir / "done.json", lambda tmp: tmp.write_text("{}\n"))
     return job.run_dir
 

@@ -203,7 +203,9 @@ def _data_make(args):
     from onemode.tasks import get_task
     task = get_task(args.task)
     dataset = task.make_dataset(args.size or task.default_size, args.seed)
-    path = save_dataset(dataset, args.out, args.format)
+    path = save_dataset(dataset, args.out, args.format,
+                        environment={"env_id": task.env_id, "ref_min_score": task.random_return,
+                                     "ref_max_score": task.expert_return})
     print(f"wrote {path}")
     _print_summary(dataset.summary())
 

@@ -42,38 +42,51 @@ def _train_remote(spec, out: str, job, marker: str, token: str) -> dict:
 
 
 def run_on_ray(spec, out: Path, jobs: list, address: str | None = None,
-               gpus_per_task: float = 0, cpus_per_task: float = 1, log=print) -> dict[str, str]:
-    """Train `jobs` as Ray tasks; returns {run: error} for those that failed twice."""
+               gpus_per_task: float = 0, cpus_per_task: float = 1, log=print,
+               on_done=lambda: None) -> dict[str, str]:
+    """Train `jobs` as Ray tasks; returns {run: error} for those that failed twice.
+
+    `on_done()` is called after each run that finishes (the bench rewrites its tables).
+    """
     ray = _ray()
     if not ray.is_initialized():
-        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+        try:
+            ray.init(address=address, include_dashboard=False, log_to_driver=False)
+        except (ConnectionError, RuntimeError, ValueError) as error:
+            raise ConfigError(f"cannot reach a Ray cluster at {address or 'a new local instance'}"
+                              f": {error}") from None
     marker = out / ".ray-bench"
     token = uuid.uuid4().hex
     marker.parent.mkdir(parents=True, exist_ok=True)
     marker.write_text(token)
+    # runs sharing a GPU must not each take JAX's default 75% of its memory
+    env_vars = {"XLA_PYTHON_CLIENT_PREALLOCATE": "false"} if 0 < gpus_per_task < 1 else {}
     remote = ray.remote(_train_remote).options(num_cpus=cpus_per_task, num_gpus=gpus_per_task,
-                                               max_retries=0)
-    name = {job: f"{job.task} / {job.run_dir.name}" for job in jobs}
-    attempts = {job: 1 for job in jobs}
-    running = {remote.remote(spec, str(out), job, str(marker), token): job for job in jobs}
+                                               max_retries=0,
+                                               runtime_env={"env_vars": env_vars})
+    name = [f"{job.task} / {job.run_dir.name}" for job in jobs]
+    attempts = [1] * len(jobs)
+    running = {remote.remote(spec, str(out), job, str(marker), token): index
+               for index, job in enumerate(jobs)}
     log(f"ray: {len(jobs)} run(s) sent to {ray.cluster_resources().get('CPU', 0):.0f} CPU(s), "
         f"{ray.cluster_resources().get('GPU', 0):.0f} GPU(s)")
     failures = {}
     while running:
         [ready], _ = ray.wait(list(running), num_returns=1)
-        job = running.pop(ready)
+        index = running.pop(ready)
         try:
             done = ray.get(ready)
-            log(f"ray: {name[job]} done on {done['host']} in {done['seconds']:.0f} s")
+            log(f"ray: {name[index]} done on {done['host']} in {done['seconds']:.0f} s")
+            on_done()
         except Exception as error:  # noqa: BLE001 - every failure of a run is reported
             message = _message(error)
-            if attempts[job] < ATTEMPTS:
-                attempts[job] += 1
-                log(f"ray: {name[job]} failed ({message}); trying once more")
-                running[remote.remote(spec, str(out), job, str(marker), token)] = job
+            if attempts[index] < ATTEMPTS:
+                attempts[index] += 1
+                log(f"ray: {name[index]} failed ({message}); trying once more")
+                running[remote.remote(spec, str(out), jobs[index], str(marker), token)] = index
             else:
-                log(f"ray: {name[job]} failed again ({message})")
-                failures[name[job]] = message
+                log(f"ray: {name[index]} failed again ({message})")
+                failures[name[index]] = message
     return failures
 
 

@@ -42,8 +42,9 @@ def policy_weights(run: LoadedRun, seed_index: int = 0) -> dict[str, np.ndarray]
                "n_hidden": np.asarray(len(mlp.hidden)),
                "output_kernel": mlp.output[0], "output_bias": mlp.output[1],
                "head": np.asarray(mlp.head), "n_components": np.asarray(mlp.n_components),
-               "action_low": np.asarray(bounds[0], np.float32),
-               "action_high": np.asarray(bounds[1], np.float32)}
+               "action_low": np.broadcast_to(np.asarray(bounds[0], np.float32), (run.act_dim,)),
+               "action_high": np.broadcast_to(np.asarray(bounds[1], np.float32),
+                                              (run.act_dim,))}
     for i, (kernel, bias) in enumerate(mlp.hidden):
         weights[f"hidden_{i}_kernel"], weights[f"hidden_{i}_bias"] = kernel, bias
     return weights

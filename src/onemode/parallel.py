@@ -45,6 +45,7 @@ class ProcessMap:
                 warnings.warn(f"{self.what}: worker processes failed to start (a script "
                               "without an `if __name__ == '__main__':` guard?); generating "
                               "in one process", RuntimeWarning, stacklevel=2)
+                self._pool.shutdown()
                 self._pool = None
         return [fn(*job) for job in jobs]
 

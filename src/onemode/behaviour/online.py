@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Callable
 
 import gymnasium as gym
+from gymnasium.envs.mujoco.mujoco_env import MujocoEnv
 import jax
 import jax.numpy as jnp
 import mujoco
@@ -105,8 +106,11 @@ def _mujoco_state(env: gym.Env) -> np.ndarray:
 
 
 def _set_mujoco_state(env: gym.Env, state: np.ndarray) -> None:
-    mujoco.mj_setState(env.unwrapped.model, env.unwrapped.data, state,
-                       mujoco.mjtState.mjSTATE_INTEGRATION)
+    """The integration state back, and the quantities derived from it (body positions,
+    contacts) recomputed, as the next step and its reward read them."""
+    model, data = env.unwrapped.model, env.unwrapped.data
+    mujoco.mj_setState(model, data, state, mujoco.mjtState.mjSTATE_INTEGRATION)
+    mujoco.mj_forward(model, data)
 
 
 def _json_array(value) -> np.ndarray:
@@ -134,6 +138,10 @@ class OnlineRun:
                  log: Callable[[str], None] = print):
         self.dir, self.settings, self.config, self.log = RunDir(out), settings, config, log
         self.env = make_env(settings.env_id)
+        if not isinstance(self.env.unwrapped, MujocoEnv):
+            raise ConfigError(f"{settings.env_id}: behaviour runs checkpoint MuJoCo's state; "
+                              "this is no gymnasium MuJoCo environment")
+        _time_limit(self.env)
         self.low, self.high = box_bounds(self.env.action_space, "action", settings.env_id)
         self.obs_dim = int(np.prod(self.env.observation_space.shape))
         self.act_dim = int(np.prod(self.env.action_space.shape))
@@ -158,6 +166,11 @@ class OnlineRun:
                               + "; ".join(differences) + " (use another --out)")
 
     def _fresh(self):
+        # a run stopped before its first checkpoint starts again: its logs go with it
+        for name in ("episodes.jsonl", "snapshots.jsonl"):
+            (self.dir.path / name).unlink(missing_ok=True)
+        for stale in (self.dir.path / "snapshots").glob("step_*.npz"):
+            stale.unlink()
         state = sac.init(jax.random.PRNGKey(self.settings.seed), self.obs_dim, self.act_dim,
                          self.config)
         obs, _ = self.env.reset(seed=self.settings.seed)
@@ -236,6 +249,7 @@ class OnlineRun:
         if self.dir.checkpoint_path.exists():
             self._check_resumable()
             step, state, replay, obs, host_rng, episode, action = self._restore()
+            self.dir.write_config(self.record)  # the steps asked now
             self.log(f"{self.settings.env_id}: resuming at step {step:,}")
         else:
             self.dir.write_config(self.record)

@@ -48,8 +48,12 @@ def dataset_environment(path: str | os.PathLike) -> dict:
     return minari_io.read_environment(resolved)
 
 
-def save_dataset(dataset: Dataset, path: str | os.PathLike, format: str | None = None) -> Path:
+def save_dataset(dataset: Dataset, path: str | os.PathLike, format: str | None = None,
+                 environment: dict | None = None) -> Path:
     """Write `dataset` to `path` atomically and return the path.
+
+    `environment` ({"env_id", "ref_min_score", "ref_max_score"}, any of them None)
+    goes into a Minari dataset's metadata, so it evaluates and scores with no flag.
 
     The data goes to a temporary file (or directory, for Minari) next to
     `path` that is then renamed onto it: an interrupted write leaves `path` as
@@ -60,7 +64,7 @@ def save_dataset(dataset: Dataset, path: str | os.PathLike, format: str | None =
     fmt = _check_format(format, path) if format is not None else _format_for_save(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "minari":
-        _save_minari_dir(dataset, path)
+        _save_minari_dir(dataset, path, environment or {})
     else:
         _save_file(dataset, path, fmt)
     return path
@@ -122,13 +126,14 @@ def _save_file(dataset: Dataset, path: Path, fmt: str) -> None:
     atomic_write(path, lambda temporary: writer(dataset, temporary))
 
 
-def _save_minari_dir(dataset: Dataset, path: Path) -> None:
+def _save_minari_dir(dataset: Dataset, path: Path, environment: dict) -> None:
     if path.exists() and not minari_io.is_minari_dir(path):
         raise FileExistsError(f"{path} exists and is not a Minari dataset directory; "
                               "refusing to replace it")
     staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent))
     try:
-        built = minari_io.write_minari(dataset, staging, minari_io.dataset_id_for(path))
+        built = minari_io.write_minari(dataset, staging, minari_io.dataset_id_for(path),
+                                       environment)
         for file in built.rglob("*"):
             if file.is_file():
                 fsync(file)

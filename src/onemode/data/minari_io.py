@@ -190,8 +190,13 @@ def _check_episode_lengths(episode, index: int, source: str) -> None:
 
 
 # ----------------------------------------------------------------- writing
-def write_minari(dataset: Dataset, root: Path, dataset_id: str) -> Path:
+def write_minari(dataset: Dataset, root: Path, dataset_id: str,
+                 environment: dict | None = None) -> Path:
     """Create the Minari dataset `dataset_id` under `root`; return its directory.
+
+    `environment`: {"env_id", "ref_min_score", "ref_max_score"} for the metadata; the
+    environment's spec is recorded where Minari can store it and its spaces are the
+    data's (flat boxes).
 
     Minari resolves ids under MINARI_DATASETS_PATH, so the variable points at
     `root` during the call (process-wide) and is restored afterwards. `root`
@@ -203,14 +208,36 @@ def write_minari(dataset: Dataset, root: Path, dataset_id: str) -> Path:
     _warn_unrepresentable_next_observations(dataset)
     observation_space = gym.spaces.Box(-np.inf, np.inf, (dataset.obs_dim,), np.float32)
     action_space = gym.spaces.Box(-1.0, 1.0, (dataset.act_dim,), np.float32)
+    environment = environment or {}
+    env_id = environment.get("env_id")
+    if env_id is not None and not _recordable(env_id, dataset):
+        env_id = None
     with _datasets_path(root), warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # minari nags about missing metadata
         minari.create_dataset_from_buffers(
             dataset_id, dataset_to_buffers(dataset), observation_space=observation_space,
-            action_space=action_space, algorithm_name="onemode",
+            action_space=action_space, algorithm_name="onemode", env=env_id,
+            ref_min_score=environment.get("ref_min_score"),
+            ref_max_score=environment.get("ref_max_score"),
             description=f"converted by onemode from {dataset.source}",
             data_format="hdf5", jpeg_encoding=False)
     return root / dataset_id
+
+
+def _recordable(env_id: str, dataset: Dataset) -> bool:
+    """Whether Minari can store the environment's spec (its entry point is a string) and its
+    spaces are flat boxes of the data's sizes, actions in [-1, 1]."""
+    import gymnasium as gym
+    if not isinstance(gym.spec(env_id).entry_point, str):
+        return False
+    env = gym.make(env_id)
+    try:
+        obs, act = env.observation_space, env.action_space
+        return (isinstance(obs, gym.spaces.Box) and obs.shape == (dataset.obs_dim,)
+                and isinstance(act, gym.spaces.Box) and act.shape == (dataset.act_dim,)
+                and np.all(act.low == -1.0) and np.all(act.high == 1.0))
+    finally:
+        env.close()
 
 
 def dataset_to_buffers(dataset: Dataset) -> list:

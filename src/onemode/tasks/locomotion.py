@@ -159,8 +159,12 @@ def make_dataset(family: str, kind: str, size: int, seed: int, weights_dir=WEIGH
 
 
 def _expert_policy(family: str):
+    loaded = []   # the shipped expert, read on first use
+
     def act(observations):
-        return shipped_actor(ENVIRONMENTS[family], "expert").act(observations, None)
+        if not loaded:
+            loaded.append(shipped_actor(ENVIRONMENTS[family], "expert"))
+        return loaded[0].act(observations, None)
     return act
 
 
