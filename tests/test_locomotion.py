@@ -18,28 +18,28 @@ from onemode.data.io import dataset_environment
 from onemode.tasks import get_task
 from onemode.tasks.locomotion import KINDS, dataset_parts, make_dataset
 
-SETTINGS = dict(env_id="Hopper-v5", random_steps=400, snapshot_every=400, checkpoint_every=600,
+SETTINGS = dict(env_id="Hopper-v5", random_steps=200, snapshot_every=200, checkpoint_every=300,
                 eval_episodes=3, seed=3)
-STEPS = 1600
+STEPS = 800
 
 
 def _train(out, steps):
     return main(["behaviour", "train", "Hopper-v5", "--out", str(out), "--steps", str(steps),
-                 "--seed", "3", "--random-steps", "400", "--snapshot-every", "400",
-                 "--checkpoint-every", "600"])
+                 "--seed", "3", "--random-steps", "200", "--snapshot-every", "200",
+                 "--checkpoint-every", "300"])
 
 
 @pytest.fixture(scope="module")
 def sac_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("behaviour")
     assert _train(root / "whole", STEPS) == 0
-    assert _train(root / "cut", STEPS // 2 + 200) == 0   # stopped between checkpoints
+    assert _train(root / "cut", STEPS // 2 + 100) == 0   # stopped between checkpoints
     assert _train(root / "cut", STEPS) == 0
     # killed after a checkpoint while its logs and snapshots went further
     crash = root / "crash"
-    assert _train(crash, 600) == 0
+    assert _train(crash, 300) == 0
     checkpoint = (crash / "checkpoint.npz").read_bytes()
-    assert _train(crash, 1000) == 0
+    assert _train(crash, 500) == 0
     (crash / "checkpoint.npz").write_bytes(checkpoint)
     assert _train(crash, STEPS) == 0
     return root
@@ -49,14 +49,14 @@ def sac_run(tmp_path_factory):
 def weights(sac_run, tmp_path_factory):
     weights_dir = tmp_path_factory.mktemp("weights")
     assert main(["behaviour", "ship", str(sac_run / "whole"), "--weights-dir", str(weights_dir),
-                 "--episodes", "3", "--replay-every", "400", "--later-every", "800"]) == 0
+                 "--episodes", "3", "--replay-every", "200", "--later-every", "400"]) == 0
     return weights_dir
 
 
 @pytest.mark.parametrize("stopped", ["cut", "crash"])
 def test_a_stopped_sac_run_continues_to_the_same_result(sac_run, stopped):
     whole, resumed = sac_run / "whole", sac_run / stopped
-    for step in range(400, STEPS + 1, 400):
+    for step in range(200, STEPS + 1, 200):
         a = np.load(whole / "snapshots" / f"step_{step:07d}.npz")
         b = np.load(resumed / "snapshots" / f"step_{step:07d}.npz")
         for name in a.files:
