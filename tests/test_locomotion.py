@@ -100,6 +100,8 @@ def test_the_recipes_mix_the_policies_d4rl_mixes(weights):
                                   for step in shipped)
     assert [count for _, count, _ in dataset_parts("hopper", "medium-expert", 10_001,
                                                    weights)] == [5_000, 5_001]
+    with pytest.raises(ConfigError, match="hopper-medium: size must be at least 1"):
+        make_dataset("hopper", "medium", 0, 0, weights)
 
 
 def test_datasets_are_the_same_for_a_seed_whatever_the_workers(weights):

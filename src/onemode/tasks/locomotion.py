@@ -28,6 +28,7 @@ from functools import partial
 
 import numpy as np
 
+from onemode.algos.config import ConfigError
 from onemode.behaviour.snapshots import (WEIGHTS_DIR, Actor, RandomActor, read_manifest,
                                          run_episodes, shipped_actor)
 from onemode.data.dataset import Dataset
@@ -151,6 +152,8 @@ def make_dataset(family: str, kind: str, size: int, seed: int, weights_dir=WEIGH
                  workers: int | None = None) -> Dataset:
     """The recipe's `size` transitions, the same for a seed whatever the `workers`."""
     env_id, size = ENVIRONMENTS[family], int(size)
+    if size < 1:
+        raise ConfigError(f"{family}-{kind}: size must be at least 1 transition, got {size}")
     episodes = []
     with ProcessMap(workers, "locomotion data") as pool:
         for actor, count, part in dataset_parts(family, kind, size, weights_dir):
