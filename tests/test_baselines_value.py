@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from onemode.algos import cql, iql, td3bc
+from onemode.algos import cql, dmpo, iql, td3bc
 from onemode.algos.common import exp_clip_weight
 from onemode.algos.config import ConfigError
 from onemode.algos.critics import q_value
@@ -21,7 +21,7 @@ from onemode.policy import load_run
 from onemode.runs import RunDir, TrainConfig
 from onemode.train import train
 
-MODULES = {"td3bc": td3bc, "iql": iql, "cql": cql}
+MODULES = {"td3bc": td3bc, "iql": iql, "cql": cql, "dmpo": dmpo}
 
 # Small networks and a few hundred to a few thousand updates: enough on the
 # unimodal expert data, within about 40 s per algorithm on two CPU cores.
@@ -34,6 +34,7 @@ LEARNING = {
     "td3bc": (dict(hidden=(64, 64), q_weight=1.0, actor_lr=1e-3, critic_lr=1e-3), 2000),
     "iql": (dict(hidden=(64, 64)), 1000),
     "cql": (dict(hidden=(64, 64), n_actions=4, batch_size=128, actor_lr=3e-4), 1200),
+    "dmpo": (dict(hidden=(64, 64), n_subpolicies=4, actor_lr=1e-3, critic_lr=1e-3), 2000),
 }
 
 
@@ -188,3 +189,19 @@ def test_the_critic_values_the_rewarded_goal_above_the_start(expert_run):
         assert goal > start + 3.0, (name, seed, start, goal)
     records = [r for r in RunDir(result.run_dir).read_metrics() if r["phase"] == "main"]
     assert np.all(np.isfinite(records[-1]["td_loss"]))
+
+
+def test_dmpo_acts_with_the_subpolicy_of_highest_q_and_weights_by_normalised_advantage():
+    config = dmpo.Config(hidden=(16, 16), n_subpolicies=3)
+    state = dmpo.init(jax.random.PRNGKey(0), 2, 2, config)
+    observations = jax.random.normal(jax.random.PRNGKey(1), (5, 2))
+    candidates = dmpo.every_subpolicy(state.actor.params["policies"], observations, config, 2)
+    values = dmpo.subpolicy_values(state.critic, state.critic.params, observations, candidates)
+    best = np.asarray(values).argmax(axis=0)
+    np.testing.assert_allclose(dmpo.act(state, observations, config),
+                               np.asarray(candidates)[best, np.arange(5)], atol=1e-6)
+
+    advantage = jnp.array([-2.0, 0.0, 2.0])
+    weights = np.asarray(dmpo.advantage_weights(advantage, config))
+    raw = np.exp((np.array([-4.0, -2.0, 0.0]) / 4.0) / config.beta)   # (A - max A) / spread
+    np.testing.assert_allclose(weights, raw / raw.mean(), rtol=1e-5)

@@ -19,6 +19,7 @@ ALGOS: dict[str, str] = {
     "cql": "onemode.algos.cql",
     "wcgan": "onemode.algos.wcgan",
     "wcvae": "onemode.algos.wcvae",
+    "dmpo": "onemode.algos.dmpo",
 }
 
 

@@ -54,6 +54,8 @@ SHARED_OPTIONS: dict[str, SharedOption] = {
                                       lambda v: isinstance(v, bool), "true or false"),
     "value_samples": SharedOption("actions sampled to estimate V(s) = E_a Q(s, a)",
                                   lambda v: v >= 1, ">= 1"),
+    "actor_update_every": SharedOption("critic updates per actor update (TD3's delay)",
+                                       lambda v: v >= 1, ">= 1"),
     "act_candidates": SharedOption("1: act with the model's mean action; K > 1: the best of K "
                                    "candidates by Q", lambda v: v >= 1, ">= 1"),
 }

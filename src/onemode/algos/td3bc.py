@@ -72,8 +72,6 @@ class Config(AlgoConfig):
 
     def validate(self):
         check(self.q_weight > 0, f"q_weight (alpha) must be > 0, got {self.q_weight}")
-        check(self.actor_update_every >= 1,
-              f"actor_update_every must be >= 1, got {self.actor_update_every}")
 
 
 class State(NamedTuple):
