@@ -178,6 +178,11 @@ def update_actor(state: State, batch, key, do_update, config: Config):
                         batch.actions) - baseline
     weights = advantage_weights(advantage, config)
     policies, posterior = _nets(config, act_dim)
+    # p(z|s) = softmax_z min_i Q_i(s, pi(s, z)), of the current sub-policies, held constant
+    current = every_subpolicy(state.actor.params["policies"], batch.observations, config,
+                              act_dim)
+    log_prior = jax.nn.log_softmax(subpolicy_values(state.critic, state.critic.params,
+                                                    batch.observations, current), axis=0).T
 
     def loss_fn(params):
         log_q = posterior.apply(params["posterior"], batch.observations, batch.actions)
@@ -185,10 +190,7 @@ def update_actor(state: State, batch, key, do_update, config: Config):
         latents = jax.nn.softmax((log_q + gumbel) / config.gumbel_temperature)
         imitation = jnp.sum((policies.apply(params["policies"], batch.observations, latents)
                              - batch.actions) ** 2, axis=-1)
-        actions = every_subpolicy(params["policies"], batch.observations, config, act_dim)
-        prior = jax.lax.stop_gradient(jax.nn.log_softmax(subpolicy_values(
-            state.critic, state.critic.params, batch.observations, actions), axis=0)).T
-        kl = jnp.sum(jnp.exp(log_q) * (log_q - prior), axis=-1)
+        kl = jnp.sum(jnp.exp(log_q) * (log_q - log_prior), axis=-1)
         loss = jnp.mean(weights * (imitation + config.kl_weight * kl))
         return loss, (imitation.mean(), kl.mean())
 
