@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from onemode.algos import behaviour_critic, wcgan, wcvae
+from onemode.algos import behaviour_critic, cvae, wcgan, wcvae
 from onemode.algos.config import ConfigError
 from onemode.algos.critics import q_value
 from onemode.data import data_spec
@@ -40,7 +40,7 @@ WEIGHTED_STEPS = {"wcgan": 1000, "wcvae": 2500}
     ("wcgan", {"noise_dim": 0}, "noise_dim"),
     ("wcgan", {"adam_beta1": 1.0}, "adam_beta1"),
     ("wcgan", {"generator_ema": -0.1}, "generator_ema"),
-    ("wcvae", {"latent_dim": 0}, "latent_dim"),
+    ("wcvae", {"latent_dim": -1}, "latent_dim"),
     ("wcvae", {"decoder_std": -0.1}, "decoder_std"),
     ("wcvae", {"decoder_std": 2.0}, "decoder_std"),
     ("wcvae", {"decoder_std": 1e-4}, "decoder_std"),
@@ -55,7 +55,7 @@ def test_kl_to_the_unit_gaussian_matches_its_closed_form():
     mean, log_std = np.array([0.3, -1.2]), np.log(np.array([0.5, 1.7]))
     sigma = np.exp(log_std)
     expected = np.sum(np.log(1 / sigma) + (sigma**2 + mean**2) / 2 - 0.5)
-    got = wcvae.kl_to_unit_gaussian(jnp.asarray(mean), jnp.asarray(log_std))
+    got = cvae.kl_to_unit_gaussian(jnp.asarray(mean), jnp.asarray(log_std))
     np.testing.assert_allclose(float(got), expected, rtol=1e-5)
 
 

@@ -1,4 +1,4 @@
-"""TD3+BC, IQL and CQL: their configs, loss pieces against closed forms, short runs that learn."""
+"""TD3+BC, IQL, CQL, DMPO and LAPO: their configs, loss pieces against closed forms, short runs that learn."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from onemode.algos import cql, dmpo, iql, td3bc
+from onemode.algos import cql, dmpo, iql, lapo, td3bc
 from onemode.algos.common import exp_clip_weight
 from onemode.algos.config import ConfigError
 from onemode.algos.critics import q_value
@@ -21,7 +21,7 @@ from onemode.policy import load_run
 from onemode.runs import RunDir, TrainConfig
 from onemode.train import train
 
-MODULES = {"td3bc": td3bc, "iql": iql, "cql": cql, "dmpo": dmpo}
+MODULES = {"td3bc": td3bc, "iql": iql, "cql": cql, "dmpo": dmpo, "lapo": lapo}
 
 # Small networks and a few hundred to a few thousand updates: enough on the
 # unimodal expert data, within about 40 s per algorithm on two CPU cores.
@@ -35,6 +35,8 @@ LEARNING = {
     "iql": (dict(hidden=(64, 64)), 1000),
     "cql": (dict(hidden=(64, 64), n_actions=4, batch_size=128, actor_lr=3e-4), 1200),
     "dmpo": (dict(hidden=(64, 64), n_subpolicies=4, actor_lr=1e-3, critic_lr=1e-3), 2000),
+    "lapo": (dict(hidden=(64, 64), batch_size=256, vae_lr=1e-3, actor_lr=1e-3, critic_lr=1e-3,
+                  value_lr=1e-3), 2000),
 }
 
 
@@ -46,6 +48,8 @@ LEARNING = {
     ("iql", {"expectile": 0.0}, "expectile"),
     ("cql", {"conservative_weight": -1.0}, "conservative_weight"),
     ("cql", {"n_actions": 0}, "n_actions"),
+    ("lapo", {"positive_weight": 0.4}, "positive_weight"),
+    ("lapo", {"latent_bound": 0.0}, "latent_bound"),
 ])
 def test_invalid_config_is_refused_with_the_option_named(name, values, message):
     with pytest.raises(ConfigError, match=message):
@@ -205,3 +209,59 @@ def test_dmpo_acts_with_the_subpolicy_of_highest_q_and_weights_by_normalised_adv
     weights = np.asarray(dmpo.advantage_weights(advantage, config))
     raw = np.exp((np.array([-4.0, -2.0, 0.0]) / 4.0) / config.beta)   # (A - max A) / spread
     np.testing.assert_allclose(weights, raw / raw.mean(), rtol=1e-5)
+
+
+def test_lapo_weights_by_the_advantage_sign_and_acts_through_the_target_decoder():
+    config = lapo.Config(hidden=(16, 16))
+    assert config.latent_dim == 0
+    state = lapo.init(jax.random.PRNGKey(0), 3, 2, config)
+    assert state.latent_policy.apply_fn(state.latent_policy.params, jnp.zeros((1, 3))).shape \
+        == (1, 4)   # twice the action's dimensions
+    np.testing.assert_allclose(np.asarray(lapo.sign_weights(jnp.array([-1.0, 0.0, 0.5]), config)),
+                               [0.1, 0.1, 0.9], rtol=1e-6)
+
+    # the online decoder moved away from the target: acting decodes with the target
+    moved = jax.tree.map(lambda p: p + 0.5, state.vae.params)
+    state = state._replace(vae=state.vae.replace(params=moved))
+    observations = jax.random.normal(jax.random.PRNGKey(1), (5, 3))
+    latents = config.latent_bound * state.latent_policy.apply_fn(state.latent_policy.params,
+                                                                 observations)
+    assert float(jnp.abs(latents).max()) <= config.latent_bound
+    expected = state.vae.apply_fn(state.vae_target, latents, observations, method="decode")[0]
+    np.testing.assert_allclose(lapo.act(state, observations, config),
+                               np.clip(np.asarray(expected), -1, 1), atol=1e-6)
+    online = state.vae.apply_fn(moved, latents, observations, method="decode")[0]
+    assert not np.allclose(np.asarray(online), np.asarray(expected))
+
+
+def test_dmpo_information_regulariser_makes_the_subpolicies_tell_apart():
+    """With `info_regularizer`, q_info learns to name the sub-policy from its action, and the
+    sub-policies spread apart for it: -log q_info(z | s, pi(s, z)) falls well below log K."""
+    from onemode.data import Dataset, to_device
+    rng = np.random.default_rng(0)
+    n = 512
+    dataset = Dataset.from_arrays({
+        "observations": rng.normal(size=(n, 2)).astype(np.float32),
+        "actions": rng.uniform(-1, 1, (n, 2)), "rewards": rng.normal(size=n),
+        "terminals": np.zeros(n), "timeouts": np.arange(n) % 64 == 63})
+    data = to_device(dataset)
+    k = 4
+    config = dmpo.Config(hidden=(32, 32), n_subpolicies=k, batch_size=128, info_regularizer=True,
+                         info_lr=3e-3)
+    state = dmpo.init(jax.random.PRNGKey(0), 2, 2, config)
+    assert dmpo.Config().info_regularizer is False and dmpo.Config().info_lr == 5e-7
+
+    @jax.jit
+    def steps(state, key):
+        def one(state, key):
+            k_rows, k_update = jax.random.split(key)
+            rows = jax.random.randint(k_rows, (config.batch_size,), 0, n)
+            return dmpo.update(state, jax.tree.map(lambda x: x[rows], data), k_update, config)
+        return jax.lax.scan(one, state, jax.random.split(key, 200))
+
+    before = state.info.posterior
+    state, metrics = steps(state, jax.random.PRNGKey(1))
+    first = float(metrics["info_loss"][:10].mean())
+    assert first == pytest.approx(math.log(k), abs=0.3)
+    assert float(metrics["info_loss"][-20:].mean()) < 0.5 * math.log(k), metrics["info_loss"]
+    assert not np.allclose(jax.tree.leaves(before)[0], jax.tree.leaves(state.info.posterior)[0])

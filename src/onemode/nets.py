@@ -55,6 +55,12 @@ class MLP(nn.Module):
         return nn.Dense(self.out_dim, bias_init=self.out_bias_init)(x)
 
 
+def mlp_output_size(mlp_params) -> int:
+    """The output width of an `MLP`'s parameters (its last Dense layer)."""
+    last = max(mlp_params, key=lambda name: int(name.rsplit("_", 1)[1]))
+    return mlp_params[last]["bias"].shape[-1]
+
+
 class MlpPolicy(NamedTuple):
     """A deterministic policy as plain layers, for export (`onemode.export`).
 

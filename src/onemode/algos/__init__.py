@@ -20,6 +20,7 @@ ALGOS: dict[str, str] = {
     "wcgan": "onemode.algos.wcgan",
     "wcvae": "onemode.algos.wcvae",
     "dmpo": "onemode.algos.dmpo",
+    "lapo": "onemode.algos.lapo",
 }
 
 

@@ -56,6 +56,10 @@ SHARED_OPTIONS: dict[str, SharedOption] = {
                                   lambda v: v >= 1, ">= 1"),
     "actor_update_every": SharedOption("critic updates per actor update (TD3's delay)",
                                        lambda v: v >= 1, ">= 1"),
+    "latent_dim": SharedOption("dimensions of the latent z of a conditional VAE (0: twice the "
+                               "action's)", lambda v: v >= 0, ">= 0"),
+    "kl_weight": SharedOption("weight of the KL term of a latent model's loss", lambda v: v >= 0,
+                              ">= 0"),
     "act_candidates": SharedOption("1: act with the model's mean action; K > 1: the best of K "
                                    "candidates by Q", lambda v: v >= 1, ">= 1"),
 }

@@ -1,4 +1,4 @@
-"""DMPO: Offline Reinforcement Learning with Mixture of Deterministic Policies (Osa et al., TMLR 2023).
+"""DMPO: Offline RL with Mixture of Deterministic Policies (Osa et al., TMLR 2023).
 
 K deterministic sub-policies pi(s, z) share one network, conditioned on a one-hot
 latent z; a posterior q(z | s, a) assigns each data action to a sub-policy; the
@@ -16,6 +16,11 @@ Every `actor_update_every`-th step:
             p(z|s) = softmax_z min_i Q_i(s, pi(s, z)), held constant
   pi^-, Q^- <- Polyak averages, on those steps
 Acting: pi(s, z) of the sub-policy with the highest min_i Q_i(s, pi(s, z)).
+
+The mutual-information regulariser (`info_regularizer`, off by default as in the
+authors' code) keeps the sub-policies distinguishable: a second posterior
+q_info(z | s, a) and the sub-policies take, before the step above, one step of
+their own Adam (`info_lr`) on -log q_info(z | s, pi(s, z)), z uniform over the K.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from onemode.algos.base import Phase
 from onemode.algos.common import make_state, polyak
 from onemode.algos.config import AlgoConfig, ConfigError, check
 from onemode.algos.critics import bellman_target, q_value, smoothed, td_metrics, td_update
-from onemode.nets import MLP, QEnsemble
+from onemode.nets import MLP, QEnsemble, mlp_output_size
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,7 +54,11 @@ class Config(AlgoConfig):
     exp(scale (A - max A) / (max A - min A)) with scale 10 is `beta` = 1 / 10 here,
     beta being a temperature as everywhere in onemode. The code embeds the one-hot z
     through a layer of the observation's width before the sub-policy network, as here.
-    The optional mutual-information regulariser of the code is not implemented.
+    The mutual-information regulariser (`--info-reg`, lr `--ilr` 5e-7) is
+    `info_regularizer` and `info_lr`. Two details of the code differ here: its
+    labels z come from randint(0, K - 1), which never draws the last sub-policy,
+    and its cross-entropy takes q_info's probabilities as logits; onemode draws z
+    from all K and scores log q_info.
     """
 
     hidden: tuple[int, ...] = (256, 256)
@@ -68,12 +77,13 @@ class Config(AlgoConfig):
     target_noise: float = 0.2
     target_noise_clip: float = 0.5
     actor_update_every: int = 2
+    info_regularizer: bool = False
+    info_lr: float = 5e-7         # sub-policies and q_info, their own Adam
 
     def validate(self):
         check(self.n_subpolicies >= 1, f"n_subpolicies must be >= 1, got {self.n_subpolicies}")
         check(self.gumbel_temperature > 0,
               f"gumbel_temperature must be > 0, got {self.gumbel_temperature}")
-        check(self.kl_weight >= 0, f"kl_weight must be >= 0, got {self.kl_weight}")
 
 
 class SubPolicies(nn.Module):
@@ -101,11 +111,17 @@ class Posterior(nn.Module):
         return jax.nn.log_softmax(logits)
 
 
+class InfoRegularizer(NamedTuple):
+    posterior: dict         # q_info(z | s, a)
+    opt_state: tuple        # Adam over {"policies", "posterior"} at `info_lr`
+
+
 class State(NamedTuple):
     actor: TrainState       # {"policies": pi(s, z), "posterior": q(z | s, a)}, one Adam
     actor_target: dict      # pi^- (the policies' parameters)
     critic: TrainState
     critic_target: dict
+    info: InfoRegularizer | tuple   # () without the regulariser
     step: jax.Array
 
 
@@ -116,14 +132,20 @@ def _nets(config: Config, act_dim: int):
 def init(key, obs_dim: int, act_dim: int, config: Config) -> State:
     obs, act = jnp.zeros((1, obs_dim)), jnp.zeros((1, act_dim))
     latent = jnp.zeros((1, config.n_subpolicies))
-    k_policies, k_posterior, k_critic = jax.random.split(key, 3)
+    k_policies, k_posterior, k_critic, k_info = jax.random.split(key, 4)
     policies, posterior = _nets(config, act_dim)
     params = {"policies": policies.init(k_policies, obs, latent),
               "posterior": posterior.init(k_posterior, obs, act)}
     actor = TrainState.create(apply_fn=None, params=params, tx=optax.adam(config.actor_lr))
     critic = make_state(QEnsemble(config.hidden, config.n_critics), k_critic, config.critic_lr,
                         obs, act)
-    return State(actor, params["policies"], critic, critic.params, jnp.zeros((), jnp.int32))
+    info = ()
+    if config.info_regularizer:
+        info_posterior = posterior.init(k_info, obs, act)
+        info = InfoRegularizer(info_posterior, optax.adam(config.info_lr).init(
+            {"policies": params["policies"], "posterior": info_posterior}))
+    return State(actor, params["policies"], critic, critic.params, info,
+                 jnp.zeros((), jnp.int32))
 
 
 # ------------------------------------------------------------------ pieces
@@ -169,6 +191,26 @@ def update_critic(state: State, batch, key, config: Config):
     return critic, td_metrics(target, loss)
 
 
+def update_info(state: State, batch, key, config: Config):
+    """One step of the sub-policies and q_info on -log q_info(z | s, pi(s, z)), z ~ U{1..K}."""
+    act_dim = batch.actions.shape[-1]
+    policies, posterior = _nets(config, act_dim)
+    labels = jax.random.randint(key, batch.observations.shape[:1], 0, config.n_subpolicies)
+    latents = jax.nn.one_hot(labels, config.n_subpolicies)
+
+    def loss_fn(params):
+        actions = policies.apply(params["policies"], batch.observations, latents)
+        log_q = posterior.apply(params["posterior"], batch.observations, actions)
+        return -jnp.mean(jnp.take_along_axis(log_q, labels[:, None], axis=-1))
+
+    params = {"policies": state.actor.params["policies"], "posterior": state.info.posterior}
+    loss, grads = jax.value_and_grad(loss_fn)(params)
+    updates, opt_state = optax.adam(config.info_lr).update(grads, state.info.opt_state, params)
+    params = optax.apply_updates(params, updates)
+    actor = state.actor.replace(params=state.actor.params | {"policies": params["policies"]})
+    return actor, InfoRegularizer(params["posterior"], opt_state), {"info_loss": loss}
+
+
 def update_actor(state: State, batch, key, do_update, config: Config):
     act_dim = batch.actions.shape[-1]
     target_actions = every_subpolicy(state.actor_target, batch.observations, config, act_dim)
@@ -203,19 +245,25 @@ def update_actor(state: State, batch, key, do_update, config: Config):
 
 
 def update(state: State, batch, key, config: Config):
-    """One DMPO step: critics every step; sub-policies, posterior and targets every
-    `actor_update_every` (the targets every `target_update_every`)."""
-    k_critic, k_actor = jax.random.split(key)
+    """One DMPO step: critics every step; sub-policies, posterior (after the optional
+    information step) every `actor_update_every`, the targets every `target_update_every`."""
+    k_critic, k_actor, k_info = jax.random.split(key, 3)
     step = state.step + 1
+    do_actor = step % config.actor_update_every == 0
     critic, critic_metrics = update_critic(state, batch, k_critic, config)
     state = state._replace(critic=critic)
-    actor, actor_metrics = update_actor(state, batch, k_actor,
-                                        step % config.actor_update_every == 0, config)
+    info_metrics = {}
+    if config.info_regularizer:
+        actor, info, info_metrics = update_info(state, batch, k_info, config)
+        state = jax.lax.cond(do_actor, lambda: state._replace(actor=actor, info=info),
+                             lambda: state)
+    actor, actor_metrics = update_actor(state, batch, k_actor, do_actor, config)
     actor_target = polyak(step, config.target_update_every, actor.params["policies"],
                           state.actor_target, config.polyak)
     critic_target = polyak(step, config.target_update_every, critic.params, state.critic_target,
                            config.polyak)
-    return State(actor, actor_target, critic, critic_target, step), critic_metrics | actor_metrics
+    return (State(actor, actor_target, critic, critic_target, state.info, step),
+            critic_metrics | actor_metrics | info_metrics)
 
 
 def phases(config: Config) -> tuple[Phase, ...]:
@@ -224,8 +272,7 @@ def phases(config: Config) -> tuple[Phase, ...]:
 
 def act(state: State, observations, config: Config):
     """The action of the sub-policy with the highest min-Q (observations normalised)."""
-    mlp = state.actor.params["policies"]["params"]["MLP_0"]
-    act_dim = mlp[max(mlp, key=lambda name: int(name.rsplit("_", 1)[1]))]["bias"].shape[-1]
+    act_dim = mlp_output_size(state.actor.params["policies"]["params"]["MLP_0"])
     return best_subpolicy_action(state.critic, state.critic.params,
                                  state.actor.params["policies"], observations, config, act_dim)
 

@@ -36,7 +36,6 @@ import math
 from functools import partial
 from typing import NamedTuple
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 from flax.training.train_state import TrainState
@@ -48,7 +47,8 @@ from onemode.algos.behaviour_critic import (BehaviourCritic, WeightedModelConfig
                                             update_behaviour_critic, zero_latent_policy_mlp)
 from onemode.algos.common import make_state
 from onemode.algos.config import check
-from onemode.nets import LOG_STD_MIN, MLP, clamp_log_std, gaussian_log_prob, sample_gaussian
+from onemode.algos.cvae import ConditionalVAE, latent_size, latent_size_of, negative_elbo
+from onemode.nets import LOG_STD_MIN, sample_gaussian
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,12 +71,11 @@ class Config(WeightedModelConfig):
     depend on the advantages' scale.
     """
 
-    latent_dim: int = 8               # z ~ N(0, I_latent_dim)
+    latent_dim: int = 8               # z ~ N(0, I_latent_dim); 0: twice the action's dims
     decoder_std: float = 0.1          # sigma of D(a|z,s); 0: learned (state-independent)
     vae_lr: float = 3e-4              # encoder and decoder
 
     def validate(self):
-        check(self.latent_dim >= 1, f"latent_dim must be >= 1, got {self.latent_dim}")
         check(self.decoder_std == 0 or math.exp(LOG_STD_MIN) <= self.decoder_std <= 1,
               f"decoder_std must be 0 (learned) or in [{math.exp(LOG_STD_MIN):.4f}, 1], "
               f"got {self.decoder_std}")
@@ -88,73 +87,16 @@ class State(NamedTuple):
     step: jax.Array        # updates done
 
 
-def clamp_log_std_passing_gradient(log_std):
-    """`clamp_log_std`'s value with the gradient of the identity.
-
-    A hard clip has zero gradient outside its range, and the range's top, sigma = 1,
-    is where the decoder's sigma starts and where the encoder's sigma meets the
-    prior's: a log sigma pushed above it by one step would never come back, and a
-    latent with sigma stuck at 1 carries nothing (posterior collapse).
-    """
-    return log_std + jax.lax.stop_gradient(clamp_log_std(log_std) - log_std)
-
-
-class ConditionalVAE(nn.Module):
-    """E(z|s,a) = N(mu_E(s,a), sigma_E(s,a)); D(a|z,s) = N(mu_D(z,s), sigma_D)."""
-
-    hidden: tuple[int, ...]
-    act_dim: int
-    latent_dim: int
-    decoder_std: float = 0.0  # 0: learned
-
-    def setup(self):
-        self.encoder = MLP(self.hidden, 2 * self.latent_dim)
-        self.decoder = MLP(self.hidden, self.act_dim)
-        if self.decoder_std == 0:
-            self.decoder_log_std = self.param("decoder_log_std", nn.initializers.zeros,
-                                              (self.act_dim,))
-
-    def encode(self, observations, actions):
-        out = self.encoder(jnp.concatenate([observations, actions], -1))
-        return (out[..., : self.latent_dim],
-                clamp_log_std_passing_gradient(out[..., self.latent_dim:]))
-
-    def decode(self, latents, observations):
-        mean = self.decoder(jnp.concatenate([observations, latents], -1))
-        if self.decoder_std > 0:
-            return mean, jnp.full_like(mean, math.log(self.decoder_std))
-        return mean, jnp.broadcast_to(clamp_log_std_passing_gradient(self.decoder_log_std),
-                                     mean.shape)
-
-    def __call__(self, observations, actions):  # for `init`: touches every parameter
-        mean, _ = self.encode(observations, actions)
-        return self.decode(mean, observations)
-
-
 def init(key, obs_dim: int, act_dim: int, config: Config) -> State:
     obs, act = jnp.zeros((1, obs_dim)), jnp.zeros((1, act_dim))
     k_critic, k_vae = jax.random.split(key)
     return State(
         critic=init_behaviour_critic(k_critic, obs_dim, act_dim, config),
-        vae=make_state(ConditionalVAE(config.hidden, act_dim, config.latent_dim,
-                                      config.decoder_std), k_vae,
-                       config.vae_lr, obs, act),
+        vae=make_state(ConditionalVAE(config.hidden, act_dim,
+                                      latent_size(config.latent_dim, act_dim), config.decoder_std),
+                       k_vae, config.vae_lr, obs, act),
         step=jnp.zeros((), jnp.int32),
     )
-
-
-def kl_to_unit_gaussian(mean, log_std):
-    """KL(N(mean, diag(exp(log_std)^2)) || N(0, I)), summed over the last axis."""
-    return 0.5 * jnp.sum(mean**2 + jnp.exp(2 * log_std) - 1.0 - 2 * log_std, axis=-1)
-
-
-def negative_elbo(vae: TrainState, params, observations, actions, key):
-    """Per pair: -log D(a|z,s) + KL(E(.|s,a) || N(0, I)), z ~ E(.|s,a) reparameterised."""
-    z_mean, z_log_std = vae.apply_fn(params, observations, actions, method="encode")
-    z = sample_gaussian(key, z_mean, z_log_std)
-    a_mean, a_log_std = vae.apply_fn(params, z, observations, method="decode")
-    reconstruction = -gaussian_log_prob(actions, a_mean, a_log_std)
-    return reconstruction, kl_to_unit_gaussian(z_mean, z_log_std)
 
 
 def update_vae(state: State, batch, weight, key):
@@ -191,7 +133,8 @@ def decode_mean(state: State, latents, observations):
 
 def candidates(state: State, observations, config: Config):
     """The acting candidates (K, B, A): mu_D(0, s), then mu_D(z_k, s) for K - 1 fixed draws z_k."""
-    latents = candidate_latents(config.act_candidates, observations.shape[:-1], config.latent_dim)
+    latents = candidate_latents(config.act_candidates, observations.shape[:-1],
+                                latent_size_of(state.vae.params))
     return jnp.clip(decode_mean(state, latents, observations), -1.0, 1.0)
 
 
@@ -204,7 +147,7 @@ def sample_actions(state: State, observations, key, n_samples: int, config: Conf
     """n_samples draws of the model's pi(.|s): z ~ N(0, I), a ~ D(.|z, s): (n_samples, B, A)."""
     k_latent, k_action = jax.random.split(key)
     latents = jax.random.normal(k_latent, (n_samples,) + observations.shape[:-1]
-                                + (config.latent_dim,))
+                                + (latent_size_of(state.vae.params),))
     states = jnp.broadcast_to(observations, latents.shape[:-1] + observations.shape[-1:])
     mean, log_std = state.vae.apply_fn(state.vae.params, latents, states, method="decode")
     return jnp.clip(sample_gaussian(k_action, mean, log_std), -1.0, 1.0)
@@ -212,5 +155,6 @@ def sample_actions(state: State, observations, key, n_samples: int, config: Conf
 
 def policy_mlp(state: State, config: Config):
     """`act` as layers, for export (refused with act_candidates > 1)."""
-    return zero_latent_policy_mlp("wcvae", state.vae.params["params"]["decoder"], "clip", config.latent_dim,
+    return zero_latent_policy_mlp("wcvae", state.vae.params["params"]["decoder"], "clip",
+                                  latent_size_of(state.vae.params),
                                   config.act_candidates)
