@@ -7,6 +7,7 @@ import json
 import pytest
 
 import onemode.bench as bench
+from onemode.aggregate import iqm_interval
 from onemode.algos.config import ConfigError
 from onemode.bench import BenchSpec, run_bench
 from onemode.runs import RunDir
@@ -50,10 +51,15 @@ def test_bench_writes_tables_curves_figures_and_resumes_after_interruption(tmp_p
     for label in ("lom-n_components=2", "lom-n_components=3"):
         run = raw["bandit"][label]
         assert len(run["final_scores"]) == 2 and run["curve"]["step"] == [150, 200]  # global steps: 100 MDN + 100 main
+        assert run["wall_s"] > 0 and run["updates_per_s"] > 0
     table = (tmp_path / "table.md").read_text()
     assert "| lom-n_components=2 |" in table and "mean ± std over 2 seeds" in table
+    scores = raw["bandit"]["lom-n_components=2"]["final_scores"]
+    interval = iqm_interval([scores])
+    assert f"| lom-n_components=2 | {interval.describe()} | 2 |" in table   # IQM section
+    assert "min, " in table and "/s |" in table                             # time section
     assert len((tmp_path / "table.csv").read_text().splitlines()) == 3
-    for name in ("curves-bandit.png", "actions-bandit.png"):
+    for name in ("curves-bandit.png", "actions-bandit.png", "iqm.png"):
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     # the same folder, other settings: the finished runs are not passed off as this bench's
@@ -98,3 +104,48 @@ def test_bench_refuses_options_no_algorithm_has(tmp_path):
         run_bench(_spec(options=(("gamma", "0.9"),)), tmp_path, show_progress=False)
     with pytest.raises(ConfigError, match="no option 'width'"):
         run_bench(_spec(sweep=("width", ("1",))), tmp_path, show_progress=False)
+
+
+# ------------------------------------------------------------ aggregates
+def test_iqm_is_the_mean_of_the_middle_half_as_scipys_trimmed_mean():
+    import numpy as np
+    from scipy.stats import trim_mean
+    from onemode.aggregate import iqm
+    assert iqm([8, 1, 7, 2, 6, 3, 5, 4]) == pytest.approx(4.5)      # mean of 3, 4, 5, 6
+    assert iqm([0, 0, 0, 100]) == pytest.approx(0.0)                 # one outlier: cut
+    rng = np.random.default_rng(0)
+    for n in (5, 12, 24, 30):
+        scores = rng.normal(50, 20, n)
+        assert iqm(scores) == pytest.approx(trim_mean(scores, 0.25))
+
+
+def test_iqm_interval_resamples_seeds_within_each_task():
+    import numpy as np
+    # each task's seeds agree: every stratified resample is the same set of runs
+    same = iqm_interval([[10.0] * 4, [20.0] * 4, [30.0] * 4, [40.0] * 4])
+    assert same.value == same.low == same.high == pytest.approx(25.0) and same.n_runs == 16
+    rng = np.random.default_rng(1)
+    tasks = [rng.normal(mean, 10, 4) for mean in (20, 40, 60, 80, 30, 50)]
+    interval = iqm_interval(tasks)
+    assert interval.low < interval.value < interval.high and interval.n_runs == 24
+    wider = iqm_interval([t + rng.normal(0, 30, 4) for t in tasks])
+    assert wider.high - wider.low > interval.high - interval.low
+    assert iqm_interval(tasks) == interval                              # seeded
+    with pytest.raises(ValueError, match="at least one score"):
+        iqm_interval([[1.0], []])
+
+
+def test_locomotion_suite_selects_kinds_environments_and_datasets():
+    from onemode.tasks import get_task
+    from onemode.tasks.locomotion import table_tasks
+    every = table_tasks()
+    assert len(every) == 15 and all(get_task(t).env_id.endswith("-v5") for t in every)
+    assert not any(t.endswith("-random") for t in every)
+    assert table_tasks(("medium-replay", "full-replay")) == (
+        "halfcheetah-medium-replay", "halfcheetah-full-replay", "hopper-medium-replay",
+        "hopper-full-replay", "walker2d-medium-replay", "walker2d-full-replay")
+    assert table_tasks(("hopper",)) == tuple(t for t in every if t.startswith("hopper-"))
+    assert table_tasks(("walker2d-expert", "medium")) == (
+        "halfcheetah-medium", "hopper-medium", "walker2d-medium", "walker2d-expert")
+    with pytest.raises(ConfigError, match="'random' is none of the locomotion suite"):
+        table_tasks(("random",))

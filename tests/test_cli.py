@@ -83,3 +83,13 @@ def test_a_dataset_without_an_environment_trains_without_evaluation(tmp_path, ca
     assert "give --task NAME" in capsys.readouterr().err
     assert main(["eval", str(out), "--task", "bandit", "--episodes", "5"]) == 0
     assert "normalised score" in capsys.readouterr().out
+
+
+def test_bench_suite_selection_errors_are_one_line(tmp_path, capsys):
+    out = str(tmp_path / "b")
+    assert main(["bench", "--algos", "lom", "--datasets", "medium", "--out", out]) == 1
+    assert "give --suite locomotion" in capsys.readouterr().err
+    assert main(["bench", "--algos", "lom", "--suite", "locomotion", "--datasets", "hoper",
+                 "--out", out]) == 1
+    err = capsys.readouterr().err
+    assert "'hoper' is none of the locomotion suite" in err and "Traceback" not in err

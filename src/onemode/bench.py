@@ -3,7 +3,9 @@
     OUT/data/TASK-SIZE.npz each task's dataset, generated once and shared by every run
     OUT/runs/TASK/LABEL/   one training run per algorithm (and sweep value), seeds vmapped
     OUT/results.json       every run's per-seed final scores and its learning curve
-    OUT/table.md, .csv     normalised score, mean ± std over seeds
+    OUT/table.md, .csv     normalised score, mean ± std over seeds; the interquartile mean
+                           over all runs with its bootstrap interval; each run's time
+    OUT/iqm.png            that interquartile mean per algorithm
     OUT/curves-TASK.png    score against updates, mean ± std over seeds
     OUT/actions-TASK.png   the dataset's actions beside each policy's (see figures.py)
 
@@ -27,6 +29,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from onemode.aggregate import iqm_interval
 from onemode.algos import get_algo
 from onemode.algos.config import ConfigError
 from onemode.data import data_spec, save_dataset
@@ -234,13 +237,30 @@ def _check_earlier_run(run_dir: Path, planned: dict) -> None:
 
 def collect(run_dir: Path, seeds) -> dict:
     """Per-seed final scores and the learning curve, from the run's evaluation log."""
-    evals = [r for r in RunDir(run_dir).read_metrics() if r["phase"] == "eval"]
+    records = RunDir(run_dir).read_metrics()
+    evals = [r for r in records if r["phase"] == "eval"]
     if not evals:
         raise ConfigError(f"{run_dir}: no evaluation in the log (does the task have an environment?)")
     return {"seeds": list(seeds), "final_scores": evals[-1]["score"],
             "final_returns": evals[-1]["return"],
             "reference": RunDir(run_dir).read_config()["data"].get("reference"),
-            "curve": {"step": [r["step"] for r in evals], "score": [r["score"] for r in evals]}}
+            "curve": {"step": [r["step"] for r in evals], "score": [r["score"] for r in evals]},
+            **timing(records)}
+
+
+def timing(records: list[dict]) -> dict:
+    """The run's time from its log: updates (each chunk's length / its updates/s, compiling
+    included) plus evaluations; start-up and data loading are not counted."""
+    update_s, updates, step = 0.0, 0, 0
+    for record in records:
+        if record["phase"] == "eval":
+            continue
+        updates += record["step"] - step
+        update_s += (record["step"] - step) / record["updates_per_s"]
+        step = record["step"]
+    eval_s = sum(r.get("eval_s", 0.0) for r in records if r["phase"] == "eval")
+    return {"wall_s": update_s + eval_s,
+            "updates_per_s": updates / update_s if update_s > 0 else float("nan")}
 
 
 def write_reports(results: dict, out: Path) -> None:
@@ -249,6 +269,8 @@ def write_reports(results: dict, out: Path) -> None:
     atomic_write(out / "table.csv", lambda tmp: tmp.write_text(csv_table(results)))
     for task, runs in results.items():
         atomic_write(out / f"curves-{task}.png", lambda tmp: plot_curves(task, runs, tmp))
+    if results:
+        atomic_write(out / "iqm.png", lambda tmp: plot_iqm(iqm_by_label(results), tmp))
 
 
 def _mean_std(scores) -> tuple[float, float]:
@@ -280,19 +302,71 @@ def markdown_table(results: dict) -> str:
         reference = next(iter(runs.values())).get("reference")
         if reference:
             lines.append(f"- {task}: {Reference.from_dict(reference).describe()}")
+    intervals = iqm_by_label(results)
+    if any(interval.n_runs > 1 for interval in intervals.values()):
+        lines += ["", "Interquartile mean of every run's final score (tasks x seeds), with the "
+                  "95% stratified-bootstrap interval (seeds resampled within each task):", "",
+                  "| algorithm | IQM [95% CI] | runs |", "|---|---|---|"]
+        lines += [f"| {label} | {interval.describe()} | {interval.n_runs} |"
+                  for label, interval in intervals.items()]
+    lines += ["", "Time of each run (all seeds together): wall-clock of updates and "
+              "evaluations, and updates/s.", "",
+              "| algorithm | " + " | ".join(tasks) + " |", "|---|" + "---|" * len(tasks)]
+    for label in labels:
+        cells = [_time_cell(results[task].get(label)) for task in tasks]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _time_cell(run: dict | None) -> str:
+    if run is None or "wall_s" not in run:
+        return ""
+    return f"{run['wall_s'] / 60:.1f} min, {run['updates_per_s']:,.0f}/s"
+
+
+def iqm_by_label(results: dict) -> dict:
+    """label -> the IQM interval over the tasks it finished (each task's seeds a stratum)."""
+    labels = dict.fromkeys(label for runs in results.values() for label in runs)
+    return {label: iqm_interval([runs[label]["final_scores"] for runs in results.values()
+                                 if label in runs]) for label in labels}
 
 
 def csv_table(results: dict) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(["task", "algorithm", "mean", "std", "n_seeds", "per_seed_scores"])
+    writer.writerow(["task", "algorithm", "mean", "std", "n_seeds", "per_seed_scores",
+                     "wall_s", "updates_per_s"])
     for task, runs in results.items():
         for label, run in runs.items():
             mean, std = _mean_std(run["final_scores"])
             writer.writerow([task, label, f"{mean:.3f}", f"{std:.3f}", len(run["final_scores"]),
-                             " ".join(f"{s:.3f}" for s in run["final_scores"])])
+                             " ".join(f"{s:.3f}" for s in run["final_scores"]),
+                             f"{run.get('wall_s', float('nan')):.1f}",
+                             f"{run.get('updates_per_s', float('nan')):.1f}"])
     return buffer.getvalue()
+
+
+def plot_iqm(intervals: dict, path: Path) -> None:
+    """Each algorithm's IQM as a point with its bootstrap interval as a bar."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = list(intervals)
+    figure, axis = plt.subplots(figsize=(6, 0.8 + 0.45 * len(labels)))
+    for row, label in enumerate(labels):
+        interval = intervals[label]
+        axis.plot([interval.low, interval.high], [row, row], linewidth=6, alpha=0.4,
+                  solid_capstyle="butt")
+        axis.plot([interval.value], [row], marker="|", markersize=14, color="black")
+    axis.set_yticks(range(len(labels)), labels)
+    axis.invert_yaxis()
+    axis.set_xlabel("normalised score: IQM with 95% bootstrap interval")
+    axis.grid(axis="x", alpha=0.3)
+    figure.tight_layout()
+    with open(path, "wb") as f:
+        figure.savefig(f, format="png", dpi=120)
+    plt.close(figure)
 
 
 def plot_curves(task: str, runs: dict, path: Path) -> None:

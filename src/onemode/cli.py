@@ -101,6 +101,11 @@ def _parser() -> argparse.ArgumentParser:
 
     bench = commands.add_parser("bench", help="algorithms x tasks x seeds -> tables and figures")
     bench.add_argument("--tasks", help="comma-separated task names")
+    bench.add_argument("--suite", choices=("locomotion",),
+                       help="locomotion: the 15 datasets of the LOM paper's Table 1")
+    bench.add_argument("--datasets", metavar="SELECTION",
+                       help="with --suite: comma-separated kinds (medium-replay), environments "
+                            "(hopper) or datasets (hopper-medium) of the suite")
     bench.add_argument("--dataset", action="append", default=[], metavar="FILE",
                        help="a dataset file, evaluated on --env (repeatable)")
     _add_environment(bench)
@@ -393,7 +398,13 @@ def _bench(args):
         sweep = (option.strip(), names(values))
     if args.seeds < 1:
         raise ConfigError(f"--seeds must be >= 1, got {args.seeds}")
-    spec = BenchSpec(tasks=names(args.tasks or ""), algos=names(args.algos),
+    tasks = names(args.tasks or "")
+    if args.datasets and not args.suite:
+        raise ConfigError("--datasets selects from a suite: give --suite locomotion")
+    if args.suite == "locomotion":
+        from onemode.tasks.locomotion import table_tasks
+        tasks = tuple(dict.fromkeys(table_tasks(names(args.datasets or "")) + tasks))
+    spec = BenchSpec(tasks=tasks, algos=names(args.algos),
                      seeds=tuple(range(args.seeds)), steps=args.steps,
                      eval_every=args.eval_every or max(1, args.steps // 5),
                      eval_episodes=args.eval_episodes, size=args.size,

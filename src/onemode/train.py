@@ -126,11 +126,13 @@ def train(algo_name: str, algo_config: AlgoConfig, config: TrainConfig, spec: di
                 run.append_metrics(entry)
                 if task is not None and phase.name == last_phase and (
                         step % config.eval_every == 0 or step == end):
+                    tic = time.perf_counter()
                     final_eval = evaluate(state)
                     latest_score = final_eval.scores.mean(axis=1)
                     run.append_metrics({"step": step, "phase": "eval",
                                         "score": latest_score.tolist(),
-                                        "return": final_eval.returns.mean(axis=1).tolist()})
+                                        "return": final_eval.returns.mean(axis=1).tolist(),
+                                        "eval_s": time.perf_counter() - tic})
                 if step % config.checkpoint_every == 0 or step == end:
                     run.save_checkpoint(step, state, keys)
                 progress.update(step, phase.name, rate, latest_score)

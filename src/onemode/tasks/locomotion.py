@@ -182,6 +182,24 @@ RECIPES = {
 }
 
 
+TABLE_KINDS = ("medium", "medium-replay", "medium-expert", "expert", "full-replay")
+
+
+def table_tasks(selection: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The 15 datasets of the LOM paper's Table 1, or those `selection` names: a kind
+    (`medium-replay`: every environment's), a family (`hopper`: its five) or a task."""
+    tasks = tuple(f"{family}-{kind}" for family in ENVIRONMENTS for kind in TABLE_KINDS)
+    chosen = []
+    for item in selection:
+        matching = [t for t in tasks if item in (t, t.split("-", 1)[0], t.split("-", 1)[1])]
+        if not matching:
+            raise ConfigError(f"--datasets: '{item}' is none of the locomotion suite's kinds "
+                              f"({', '.join(TABLE_KINDS)}), environments "
+                              f"({', '.join(ENVIRONMENTS)}) or datasets (e.g. hopper-medium)")
+        chosen += [t for t in matching if t not in chosen]
+    return tuple(t for t in tasks if t in chosen) if selection else tasks
+
+
 def _register() -> None:
     for family, env_id in ENVIRONMENTS.items():
         random_return, expert_return = D4RL_REFERENCES[family]
@@ -200,4 +218,5 @@ def _register() -> None:
 
 _register()
 
-__all__ = ["Actor", "RandomActor", "make_dataset", "policy_episodes", "replay_parts"]
+__all__ = ["Actor", "RandomActor", "make_dataset", "policy_episodes", "replay_parts",
+           "table_tasks"]
