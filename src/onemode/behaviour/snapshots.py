@@ -28,6 +28,7 @@ from onemode.nets import LOG_STD_MIN
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 MANIFEST = "manifest.json"
+WEIGHTS_BUDGET = 10_000_000   # bytes, every environment's snapshots together
 
 
 class Actor(NamedTuple):
@@ -230,9 +231,11 @@ def ship(run_dir, weights_dir=WEIGHTS_DIR, episodes: int = 10, replay_every: int
     manifest[env_id] = {
         "file": file, "act_dim": snapshots[expert_step].act_dim,
         "obs_dim": int(snapshots[expert_step].layers[0][0].shape[0]),
+        # the run's steps may go on past its last snapshot: the command that ends at the
+        # expert (a run's result does not depend on how long it was asked to go)
         "trained_by": {"command": f"onemode behaviour train {env_id} --steps "
-                                  f"{settings['steps']} --seed {settings['seed']}",
-                       **settings, "sac": record["sac"]},
+                                  f"{expert_step} --seed {settings['seed']}",
+                       **settings, "steps": expert_step, "sac": record["sac"]},
         "measured_with": f"{episodes} episodes per snapshot, reset seeds {MEASURE_SEED}..., "
                          "weights as shipped (float16); return: sampled actions, "
                          "deterministic_return: tanh of the mean",
@@ -244,6 +247,10 @@ def ship(run_dir, weights_dir=WEIGHTS_DIR, episodes: int = 10, replay_every: int
     }
     atomic_write(weights_dir / MANIFEST,
                  lambda tmp: tmp.write_text(json.dumps(manifest, indent=1) + "\n"))
+    total = sum(path.stat().st_size for path in weights_dir.glob("*.npz"))
+    log(f"{weights_dir}: {total / 1e6:.1f} MB of weights in all"
+        + (f", above the {WEIGHTS_BUDGET / 1e6:.0f} MB the package ships: ship fewer "
+           "snapshots (--replay-every, --later-every)" if total > WEIGHTS_BUDGET else ""))
     return manifest[env_id]
 
 
