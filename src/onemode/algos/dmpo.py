@@ -132,7 +132,7 @@ def _nets(config: Config, act_dim: int):
 def init(key, obs_dim: int, act_dim: int, config: Config) -> State:
     obs, act = jnp.zeros((1, obs_dim)), jnp.zeros((1, act_dim))
     latent = jnp.zeros((1, config.n_subpolicies))
-    k_policies, k_posterior, k_critic, k_info = jax.random.split(key, 4)
+    k_policies, k_posterior, k_critic = jax.random.split(key, 3)
     policies, posterior = _nets(config, act_dim)
     params = {"policies": policies.init(k_policies, obs, latent),
               "posterior": posterior.init(k_posterior, obs, act)}
@@ -141,7 +141,7 @@ def init(key, obs_dim: int, act_dim: int, config: Config) -> State:
                         obs, act)
     info = ()
     if config.info_regularizer:
-        info_posterior = posterior.init(k_info, obs, act)
+        info_posterior = posterior.init(jax.random.fold_in(key, 1), obs, act)
         info = InfoRegularizer(info_posterior, optax.adam(config.info_lr).init(
             {"policies": params["policies"], "posterior": info_posterior}))
     return State(actor, params["policies"], critic, critic.params, info,
@@ -247,14 +247,15 @@ def update_actor(state: State, batch, key, do_update, config: Config):
 def update(state: State, batch, key, config: Config):
     """One DMPO step: critics every step; sub-policies, posterior (after the optional
     information step) every `actor_update_every`, the targets every `target_update_every`."""
-    k_critic, k_actor, k_info = jax.random.split(key, 3)
+    k_critic, k_actor = jax.random.split(key)
     step = state.step + 1
     do_actor = step % config.actor_update_every == 0
     critic, critic_metrics = update_critic(state, batch, k_critic, config)
     state = state._replace(critic=critic)
     info_metrics = {}
     if config.info_regularizer:
-        actor, info, info_metrics = update_info(state, batch, k_info, config)
+        actor, info, info_metrics = update_info(state, batch, jax.random.fold_in(key, 1),
+                                                config)
         state = jax.lax.cond(do_actor, lambda: state._replace(actor=actor, info=info),
                              lambda: state)
     actor, actor_metrics = update_actor(state, batch, k_actor, do_actor, config)
