@@ -86,6 +86,17 @@ def test_shipping_records_what_each_snapshot_returns_and_who_trained_it(weights)
         pytest.approx(recorded["return"], rel=1e-6)
 
 
+def test_shipping_a_run_as_it_stood_at_an_earlier_snapshot(sac_run, tmp_path, capsys):
+    assert main(["behaviour", "ship", str(sac_run / "whole"), "--weights-dir", str(tmp_path),
+                 "--expert-step", "500"]) == 1
+    assert "no snapshot at step 500 (it has 200 to 800)" in capsys.readouterr().err
+    assert main(["behaviour", "ship", str(sac_run / "whole"), "--weights-dir", str(tmp_path),
+                 "--episodes", "2", "--expert-step", "600"]) == 0
+    entry = read_manifest(tmp_path)["Hopper-v5"]
+    assert entry["expert_step"] == entry["snapshots"][-1]["step"] == 600
+    assert entry["trained_by"]["command"].endswith("--steps 600 --seed 3")
+
+
 def test_the_recipes_mix_the_policies_d4rl_mixes(weights):
     entry = read_manifest(weights)["Hopper-v5"]
     shipped = [s["step"] for s in entry["snapshots"]]

@@ -161,6 +161,8 @@ def _parser() -> argparse.ArgumentParser:
                       help="ship a snapshot every this many steps up to the medium one")
     ship.add_argument("--later-every", type=int, default=100_000,
                       help="... and every this many steps after it (the final one always)")
+    ship.add_argument("--expert-step", type=int,
+                      help="the run as it stood at this snapshot's step (default: its last)")
     ship.set_defaults(run=_behaviour_ship)
 
     demo = commands.add_parser("demo", help="multigoal data, LOM, its score, in a few minutes")
@@ -458,7 +460,7 @@ def _behaviour_ship(args) -> int:
     from onemode.behaviour.snapshots import WEIGHTS_DIR, ship
     entry = ship(args.run_dir, args.weights_dir or WEIGHTS_DIR, episodes=args.episodes,
                  replay_every=args.replay_every, later_every=args.later_every,
-                 log=lambda line: print(line, flush=True))
+                 expert_step=args.expert_step, log=lambda line: print(line, flush=True))
     print(f"shipped {len(entry['snapshots'])} snapshots of {args.run_dir}: medium at step "
           f"{entry['medium_step']:,}, expert at step {entry['expert_step']:,}")
     return 0

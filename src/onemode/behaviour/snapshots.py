@@ -197,12 +197,20 @@ def choose_snapshots(steps, medium_step: int, replay_every: int, later_every: in
 
 
 def ship(run_dir, weights_dir=WEIGHTS_DIR, episodes: int = 10, replay_every: int = 20_000,
-         later_every: int = 100_000, log=print) -> dict:
-    """Measure a behaviour run's snapshots, choose, and write them into `weights_dir`."""
+         later_every: int = 100_000, expert_step: int | None = None, log=print) -> dict:
+    """Measure a behaviour run's snapshots, choose, and write them into `weights_dir`.
+
+    The expert is the last snapshot, or the one at `expert_step`: the run as it stood
+    then (what `behaviour train --steps expert_step` makes), later snapshots unused."""
     run_dir, weights_dir = Path(run_dir), Path(weights_dir)
     record = json.loads((run_dir / "config.json").read_text())
     env_id, settings = record["env_id"], record["settings"]
     snapshots = {step: as_shipped(actor) for step, actor in local_snapshots(run_dir).items()}
+    if expert_step is not None:
+        if expert_step not in snapshots:
+            raise ConfigError(f"{run_dir}: no snapshot at step {expert_step:,} (it has "
+                              f"{min(snapshots):,} to {max(snapshots):,})")
+        snapshots = {step: actor for step, actor in snapshots.items() if step <= expert_step}
     deterministic = {}
     for step, actor in snapshots.items():
         deterministic[step] = measure(env_id, actor, False, episodes)[0]
