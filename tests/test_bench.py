@@ -104,6 +104,16 @@ def test_bench_refuses_options_no_algorithm_has(tmp_path):
         run_bench(_spec(options=(("gamma", "0.9"),)), tmp_path, show_progress=False)
     with pytest.raises(ConfigError, match="no option 'width'"):
         run_bench(_spec(sweep=("width", ("1",))), tmp_path, show_progress=False)
+    with pytest.raises(ConfigError, match="--preset authors: none of bc has that preset"):
+        run_bench(_spec(algos=("bc",), preset="authors", sweep=None, options=()), tmp_path,
+                  show_progress=False)
+
+
+def test_a_preset_reaches_only_the_algorithms_that_have_it():
+    spec = _spec(algos=("lom", "bc"), preset="authors", sweep=None)
+    assert bench.algo_config("lom", spec, None).advantage_baseline == "policy"
+    assert bench.algo_config("lom", _spec(sweep=None), None).advantage_baseline == "mode_mean"
+    assert bench.algo_config("bc", spec, None) == bench.algo_config("bc", _spec(sweep=None), None)
 
 
 # ------------------------------------------------------------ aggregates

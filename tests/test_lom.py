@@ -41,6 +41,17 @@ def test_config_reads_command_line_strings():
     assert (config.n_components, config.hidden, config.beta) == (5, (32, 32), 2.5)
 
 
+def test_the_authors_preset_starts_from_their_settings_and_set_overrides_it():
+    config = lom.Config.from_dict({"beta": "0.5"}, preset="authors")
+    assert (config.advantage_baseline, config.hyper_q_input, config.actor_lr) == (
+        "policy", "one_hot", 1e-3)
+    assert config.beta == 0.5 and config.n_components == lom.Config().n_components
+    # a saved run's config is whole: read back without the preset, it is the same
+    assert lom.Config.from_dict(config.to_dict()) == config
+    with pytest.raises(ConfigError, match="no preset 'author' for Config; presets: authors"):
+        lom.Config.from_dict({}, preset="author")
+
+
 def test_unknown_algorithm_is_refused():
     with pytest.raises(ConfigError, match="unknown algorithm 'sac'"):
         get_algo("sac")

@@ -51,6 +51,7 @@ class BenchSpec:
     eval_episodes: int = 20
     size: int | None = None                  # transitions per dataset; None: the task's default
     options: tuple[tuple[str, str], ...] = ()  # applied to every algorithm that has the option
+    preset: str | None = None                # likewise: every algorithm that has the preset
     sweep: tuple[str, tuple[str, ...]] | None = None  # (option, values)
     datasets: tuple[str, ...] = ()           # the user's files, beside or instead of tasks
     env: str | None = None                   # where the files are evaluated (see data_spec)
@@ -86,7 +87,8 @@ def algo_config(algo: str, spec: BenchSpec, sweep_value: str | None):
         if name not in known:
             raise ConfigError(f"--sweep {name}: {algo} has no option '{name}'")
         values[name] = sweep_value
-    return config_class.from_dict(values)
+    preset = spec.preset if spec.preset in config_class.PRESETS else None
+    return config_class.from_dict(values, preset=preset)
 
 
 def task_data(task_name: str, size: int | None, out: Path, log=print) -> Path:
@@ -140,6 +142,10 @@ def run_bench(spec: BenchSpec, out, show_progress: bool = True, log=print,
         if not any(option in {f.name for f in dataclasses.fields(get_algo(a).Config)}
                    for a in spec.algos):
             raise ConfigError(f"--set {option}: none of {', '.join(spec.algos)} has that option")
+    if spec.preset is not None and not any(spec.preset in get_algo(a).Config.PRESETS
+                                           for a in spec.algos):
+        raise ConfigError(f"--preset {spec.preset}: none of {', '.join(spec.algos)} has that "
+                          "preset")
     jobs = plan(spec, out)
     for job in jobs:  # every config and earlier run, before the first long run
         record = run_record(job.algo, algo_config(job.algo, spec, job.sweep_value),

@@ -74,6 +74,8 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--checkpoint-every", type=int)
     train.add_argument("--set", action="append", default=[], metavar="OPTION=VALUE",
                        help="algorithm option, e.g. --set n_components=5 (repeatable)")
+    train.add_argument("--preset", help="a named set of the algorithm's options, which --set "
+                       "overrides (lom: authors, their public code's settings)")
     train.add_argument("--out", help="run directory (default runs/ALGO-TASK)")
     train.add_argument("--resume", action="store_true", help="continue the run in --out")
     train.add_argument("--no-progress", action="store_true")
@@ -117,6 +119,8 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--size", type=int, help="transitions per task dataset")
     bench.add_argument("--set", action="append", default=[], metavar="OPTION=VALUE",
                        help="option for every algorithm that has it, e.g. --set hidden=128,128")
+    bench.add_argument("--preset", help="a named set of options for every algorithm that has "
+                       "it, which --set overrides (lom: authors)")
     bench.add_argument("--sweep", metavar="OPTION=V1,V2,...",
                        help="one run per value, e.g. --sweep n_components=1,2,5,10,20")
     bench.add_argument("--out", default="runs/bench")
@@ -279,7 +283,8 @@ def _train(args):
         fixed = [flag for flag, value in (
             ("--algo", args.algo), ("--task", args.task), ("--dataset", args.dataset),
             ("--size", args.size), ("--data-seed", args.data_seed), ("--seeds", args.seeds),
-            ("--set", args.set or None), ("--action-low", args.action_low),
+            ("--set", args.set or None), ("--preset", args.preset),
+            ("--action-low", args.action_low),
             ("--action-high", args.action_high), ("--env", args.env),
             ("--ref-min", args.ref_min), ("--ref-max", args.ref_max)) if value is not None]
         if fixed:
@@ -293,7 +298,8 @@ def _train(args):
         config = TrainConfig.from_dict({**record["train_config"], **overrides})
     else:
         algo_name = args.algo or "lom"
-        algo_config = get_algo(algo_name).Config.from_dict(_parse_sets(args.set))
+        algo_config = get_algo(algo_name).Config.from_dict(_parse_sets(args.set),
+                                                            preset=args.preset)
         config = TrainConfig.from_dict({"seeds": _parse_seeds(args.seeds or "0"), **overrides})
         spec = data_spec(task=args.task, dataset=args.dataset, size=args.size,
                          data_seed=args.data_seed or 0, action_bounds=_bounds(args),
@@ -410,7 +416,8 @@ def _bench(args):
                      seeds=tuple(range(args.seeds)), steps=args.steps,
                      eval_every=args.eval_every or max(1, args.steps // 5),
                      eval_episodes=args.eval_episodes, size=args.size,
-                     options=tuple(_parse_sets(args.set).items()), sweep=sweep,
+                     options=tuple(_parse_sets(args.set).items()), preset=args.preset,
+                     sweep=sweep,
                      datasets=tuple(args.dataset), env=args.env, ref_min=args.ref_min,
                      ref_max=args.ref_max)
     if args.backend == "local" and (args.address or args.gpus_per_task):

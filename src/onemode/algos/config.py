@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import typing
-from typing import Any, Callable, Mapping, NamedTuple
+from typing import Any, Callable, ClassVar, Mapping, NamedTuple
 
 
 class ConfigError(ValueError):
@@ -84,7 +84,11 @@ class AlgoConfig:
 
     Subclasses list their options as typed fields; the shared ones are checked
     here, and `validate` checks the rest, raising `ConfigError` with the option's name.
+    `PRESETS` names sets of option values (another paper's or code's settings) that
+    `from_dict(values, preset=NAME)` starts from.
     """
+
+    PRESETS: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
 
     def __post_init__(self):
         for f in dataclasses.fields(self):
@@ -101,7 +105,12 @@ class AlgoConfig:
         return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
 
     @classmethod
-    def from_dict(cls, values: Mapping[str, Any]):
+    def from_dict(cls, values: Mapping[str, Any], preset: str | None = None):
+        if preset is not None:
+            if preset not in cls.PRESETS:
+                raise ConfigError(f"no preset '{preset}' for {cls.__name__}; presets: "
+                                  f"{', '.join(sorted(cls.PRESETS)) or 'none'}")
+            values = {**cls.PRESETS[preset], **values}
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - names)
         if unknown:

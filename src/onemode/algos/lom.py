@@ -46,7 +46,15 @@ class Config(AlgoConfig):
     `advantage_baseline="policy"` (A = Q(s, a_hat) - Q(s, pi_theta(s))),
     `policy_loss="weighted_mse"`, `target_noise=0.2` (TD3 target smoothing),
     `n_critics=2` (a Q ensemble, minimum taken), `imitation_noise=0.2`.
+    The preset "authors" sets those their code runs on D4RL locomotion by default.
     """
+
+    # agents/lom.py of the authors' code; their M, critics and imitation noise vary per
+    # dataset (M 5 or 10) and stay this config's; their weight exp(5 A) is beta = 0.2 here
+    PRESETS = {"authors": {
+        "hyper_q_samples": 1, "hyper_q_input": "one_hot", "advantage_baseline": "policy",
+        "policy_loss": "weighted_mse", "target_noise": 0.2, "actor_lr": 1e-3,
+        "hyper_q_lr": 1e-3, "beta": 0.2, "min_mode_weight": 0.0}}
 
     n_components: int = 10            # M
     hidden: tuple[int, ...] = (512, 512)
