@@ -10,12 +10,15 @@ of its complete episodes, raw and D4RL-normalised, the seconds it took to
 generate, and the held-out negative log-likelihood of the behaviour actions
 under mixture density networks with M = 1 and M = 10 components (the `mdn`
 algorithm, 256-256, the engine's 5% held-out episodes). The gap NLL(M=1) -
-NLL(M=10) is large where several behaviours share the states.
+NLL(M=10) is large where several behaviours share the states. Each finished row is
+kept beside its dataset (NAME-SIZE.row.json): run again, the script goes on after it.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import shutil
 import time
 from pathlib import Path
 
@@ -43,11 +46,21 @@ def holdout_nll(path: Path, name: str, components: int, steps: int, out: Path) -
     config = mdn.Config(hidden=(256, 256), n_components=components)
     train_config = TrainConfig(steps=steps, seeds=(0,), log_every=steps, eval_every=steps,
                                eval_episodes=1, checkpoint_every=steps)
-    train("mdn", config, train_config, data_spec(task=name, dataset=str(path)), run_dir,
-          show_progress=False)
+    held = finished_holdout_nll(run_dir, steps)
+    if held is None:
+        shutil.rmtree(run_dir, ignore_errors=True)  # a fit cut short starts again
+        train("mdn", config, train_config, data_spec(task=name, dataset=str(path)), run_dir,
+              show_progress=False)
+        held = finished_holdout_nll(run_dir, steps)
+    return held
+
+
+def finished_holdout_nll(run_dir: Path, steps: int) -> float | None:
+    if not (run_dir / "metrics.jsonl").exists():
+        return None
     held = [r["mdn_holdout_nll"] for r in RunDir(run_dir).read_metrics()
-            if "mdn_holdout_nll" in r]
-    return float(np.mean(held[-1]))
+            if "mdn_holdout_nll" in r and r["step"] == steps]
+    return float(np.mean(held[-1])) if held else None
 
 
 def main() -> None:
@@ -67,20 +80,29 @@ def main() -> None:
         task = get_task(name)
         size = args.size or task.default_size
         path = out / f"{name}-{size}.npz"
-        generated = "on disk already"
-        if not path.exists():
-            started = time.time()
-            save_dataset(task.make_dataset(size, 0), path)
-            generated = f"{time.time() - started:.0f} s"
-        dataset = load_dataset(path)
-        returns = complete_episode_returns(dataset)
-        scores = task.normalized_score(returns)
-        nll = [holdout_nll(path, name, m, args.mdn_steps, out) for m in (1, 10)]
-        print(f"| {name} | {len(dataset.rewards):,} | {dataset.summary()['episodes']:,} | "
-              f"{returns.mean():.0f} ± {returns.std():.0f} | {scores.mean():.1f} ± "
-              f"{scores.std():.1f} | {generated} | {nll[0]:.2f} | {nll[1]:.2f} | "
+        row_path = out / f"{name}-{size}.row.json"   # a finished row: a rerun goes on after it
+        if not row_path.exists():
+            row = {}
+            if not path.exists():
+                started = time.time()
+                save_dataset(task.make_dataset(size, 0), path)
+                row["generated_s"] = time.time() - started
+            dataset = load_dataset(path)
+            returns = complete_episode_returns(dataset)
+            scores = task.normalized_score(returns)
+            row |= {"transitions": len(dataset.rewards),
+                    "episodes": int(dataset.summary()["episodes"]),
+                    "return": [float(returns.mean()), float(returns.std())],
+                    "score": [float(scores.mean()), float(scores.std())],
+                    "nll": [holdout_nll(path, name, m, args.mdn_steps, out) for m in (1, 10)]}
+            row_path.write_text(json.dumps(row))
+        row = json.loads(row_path.read_text())
+        generated = f"{row['generated_s']:.0f} s" if "generated_s" in row else "not timed (file there before)"
+        nll = row["nll"]
+        print(f"| {name} | {row['transitions']:,} | {row['episodes']:,} | "
+              f"{row['return'][0]:.0f} ± {row['return'][1]:.0f} | {row['score'][0]:.1f} ± "
+              f"{row['score'][1]:.1f} | {generated} | {nll[0]:.2f} | {nll[1]:.2f} | "
               f"{nll[0] - nll[1]:.2f} |", flush=True)
-
 
 if __name__ == "__main__":
     main()
