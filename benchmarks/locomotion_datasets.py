@@ -52,6 +52,10 @@ def holdout_nll(path: Path, name: str, components: int, steps: int, out: Path) -
         train("mdn", config, train_config, data_spec(task=name, dataset=str(path)), run_dir,
               show_progress=False)
         held = finished_holdout_nll(run_dir, steps)
+    if held is None:
+        raise SystemExit(f"{path}: no held-out NLL after {steps:,} MDN updates (too few "
+                         "episodes to hold 5% out, or fewer updates than one log period); "
+                         "give a larger --size or --mdn-steps")
     return held
 
 
