@@ -101,12 +101,14 @@ def main() -> None:
                     "nll": [holdout_nll(path, name, m, args.mdn_steps, out) for m in (1, 10)]}
             row_path.write_text(json.dumps(row))
         row = json.loads(row_path.read_text())
-        generated = f"{row['generated_s']:.0f} s" if "generated_s" in row else "not timed (file there before)"
+        generated = (f"{row['generated_s']:.0f} s" if "generated_s" in row else
+                     "not timed (file there before)")
         nll = row["nll"]
         print(f"| {name} | {row['transitions']:,} | {row['episodes']:,} | "
               f"{row['return'][0]:.0f} ± {row['return'][1]:.0f} | {row['score'][0]:.1f} ± "
               f"{row['score'][1]:.1f} | {generated} | {nll[0]:.2f} | {nll[1]:.2f} | "
               f"{nll[0] - nll[1]:.2f} |", flush=True)
+
 
 if __name__ == "__main__":
     main()
