@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import pytest
 
-from onemode.behaviour.snapshots import (episode_returns, measure, read_manifest, run_episodes,
-                                         shipped_actor)
+from onemode.behaviour.snapshots import measure, read_manifest, shipped_actor
 from onemode.tasks import get_task
 from onemode.tasks.locomotion import ENVIRONMENTS
 
@@ -31,12 +30,6 @@ def _recorded(env_id: str, step: int) -> dict:
     return next(s for s in MANIFEST[env_id]["snapshots"] if s["step"] == step)
 
 
-def _fresh_return(env_id: str, step: int, episodes: int) -> float:
-    seeds = range(FRESH_SEED, FRESH_SEED + episodes)
-    return float(episode_returns(run_episodes(env_id, shipped_actor(env_id, step), seeds,
-                                              sampled=True)).mean())
-
-
 def _family(env_id: str) -> str:
     return next(family for family, env in ENVIRONMENTS.items() if env == env_id)
 
@@ -44,7 +37,7 @@ def _family(env_id: str) -> str:
 def test_the_hopper_expert_reproduces_its_recorded_return_and_level():
     step = MANIFEST["Hopper-v5"]["expert_step"]
     recorded = _recorded("Hopper-v5", step)["return"]
-    measured = _fresh_return("Hopper-v5", step, 3)
+    measured = measure("Hopper-v5", shipped_actor("Hopper-v5", step), True, 3, FRESH_SEED)[0]
     assert abs(measured - recorded) <= TOLERANCE * abs(recorded)
     assert get_task("hopper-expert").normalized_score(measured) >= EXPERT_LEVELS["hopper"]
 

@@ -180,9 +180,11 @@ def as_shipped(actor: Actor) -> Actor:
                         b.astype(np.float16).astype(np.float32)) for k, b in actor.layers))
 
 
-def measure(env_id: str, actor, sampled: bool, episodes: int) -> tuple[float, float]:
-    returns = episode_returns(run_episodes(env_id, actor, range(MEASURE_SEED,
-                                                                MEASURE_SEED + episodes),
+def measure(env_id: str, actor, sampled: bool, episodes: int,
+            first_seed: int = MEASURE_SEED) -> tuple[float, float]:
+    """Mean and spread of the returns of `episodes` episodes from reset seed `first_seed`."""
+    returns = episode_returns(run_episodes(env_id, actor, range(first_seed,
+                                                                first_seed + episodes),
                                            sampled=sampled))
     return float(returns.mean()), float(returns.std())
 
