@@ -1,6 +1,7 @@
-"""What each part of a trained LOM run scores when it acts alone on a Fetch task.
+"""What each part of a trained LOM run scores when it acts alone.
 
     .venv/bin/python benchmarks/lom_parts.py runs/fetch-bench/runs/fetch-push-4goal/lom
+    .venv/bin/python benchmarks/lom_parts.py runs/lom-variants/defaults/runs/hopper-medium-replay-200000/lom
 
 Three policies from the same checkpoint, each rolled out for every seed from the
 evaluation start states:
@@ -11,10 +12,12 @@ evaluation start states:
 
 If the actor scores above the heaviest mode, LOM's gain is not a better-trained
 behaviour model; if above the greedy mode, the advantage-weighted imitation adds
-to picking the mode. Episodes are counted by the goal they end at (I: reward 2).
+to picking the mode. On a Fetch task, episodes are also counted by the goal they end
+at (I: reward 2).
 """
 
 import argparse
+from functools import partial
 from types import SimpleNamespace
 
 import jax.numpy as jnp
@@ -22,14 +25,19 @@ import numpy as np
 from fetch_endings import endings
 
 from onemode.algos import lom, mdn
+from onemode.data.spec import evaluation_target
+from onemode.evaluate import rollout_seeds
 from onemode.policy import load_run, make_act
-from onemode.tasks import get_task
 
 
 def greedy_mode(state, observations, config):
     report = lom.mode_report(state, observations, config)
     index = report["best_mode"][:, None, None]
     return jnp.clip(jnp.take_along_axis(report["mixture"].means, index, axis=1)[:, 0], -1, 1)
+
+
+def _numpy_policy(act, state, observations):
+    return np.asarray(act(state, jnp.asarray(observations)))
 
 
 def main():
@@ -40,15 +48,21 @@ def main():
     run = load_run(args.run_dir)
     if run.algo_name != "lom":
         parser.error(f"{args.run_dir} is a {run.algo_name} run, not lom")
-    task = get_task(run.data_spec["task"])
+    target = evaluation_target(run.data_spec)
+    fetch = target.name.startswith("fetch-")
+    n_seeds = len(run.train_config.seeds)
 
     print(f"{'policy':14s} {'score':>13s}   per seed{'':18s}"
-          "episodes ending at goal I, II, III, IV, none")
+          + ("episodes ending at goal I, II, III, IV, none" if fetch else ""))
     for name, part in (("actor", lom.act), ("greedy mode", greedy_mode),
                        ("heaviest mode", mdn.act)):  # mdn.act reads only state.mdn
         act = make_act(SimpleNamespace(act=part), run.algo_config, run.stats)  # as an algorithm
-        per_seed, counts = endings(task, lambda obs: np.asarray(act(run.state, jnp.asarray(obs))),
-                                   len(run.train_config.seeds), args.episodes)
+        policy = partial(_numpy_policy, act, run.state)
+        if fetch:
+            per_seed, counts = endings(target, policy, n_seeds, args.episodes)
+        else:
+            per_seed = rollout_seeds(target, policy, n_seeds, args.episodes).scores.mean(axis=1)
+            counts = []
         print(f"{name:14s} {per_seed.mean():6.1f} ± {per_seed.std():4.1f}   "
               f"{' '.join(f'{s:5.1f}' for s in per_seed):26s}"
               + " ".join(f"{c:4d}" for c in counts), flush=True)
