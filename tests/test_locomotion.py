@@ -11,7 +11,12 @@ import pytest
 
 from onemode.algos.config import ConfigError
 from onemode.behaviour.online import OnlineRun, OnlineSettings
-from onemode.behaviour.snapshots import measure, read_manifest, shipped_actor
+from onemode.behaviour.snapshots import (
+    logged_returns,
+    measure,
+    read_manifest,
+    shipped_actor,
+)
 from onemode.cli import main
 from onemode.data import load_dataset, save_dataset
 from onemode.data.io import dataset_environment
@@ -95,6 +100,24 @@ def test_shipping_a_run_as_it_stood_at_an_earlier_snapshot(sac_run, tmp_path, ca
     entry = read_manifest(tmp_path)["Hopper-v5"]
     assert entry["expert_step"] == entry["snapshots"][-1]["step"] == 600
     assert entry["trained_by"]["command"].endswith("--steps 600 --seed 3")
+
+
+def test_shipping_measures_only_the_likeliest_mediums(sac_run, tmp_path, capsys):
+    run = sac_run / "whole"
+    assert main(["behaviour", "ship", str(run), "--weights-dir", str(tmp_path), "--episodes", "2",
+                 "--replay-every", "400", "--later-every", "800", "--medium-candidates", "1"]) == 0
+    entry = read_manifest(tmp_path)["Hopper-v5"]
+    # the one candidate: the snapshot whose logged return is nearest a third of the expert's
+    target = entry["snapshots"][-1]["deterministic_return"] / 3
+    logged = logged_returns(run)
+    assert entry["medium_step"] == min(logged, key=lambda step: abs(logged[step] - target))
+    measured = [line for line in capsys.readouterr().out.splitlines()
+                if "deterministic return" in line]
+    shipped = {s["step"] for s in entry["snapshots"]}
+    assert len(measured) == len(shipped) < len(logged) == STEPS // 200
+    assert main(["behaviour", "ship", str(run), "--weights-dir", str(tmp_path),
+                 "--medium-candidates", "0"]) == 1
+    assert "--medium-candidates must be >= 1, got 0" in capsys.readouterr().err
 
 
 def test_the_recipes_mix_the_policies_d4rl_mixes(weights):

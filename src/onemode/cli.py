@@ -167,6 +167,9 @@ def _parser() -> argparse.ArgumentParser:
                       help="... and every this many steps after it (the final one always)")
     ship.add_argument("--expert-step", type=int,
                       help="the run as it stood at this snapshot's step (default: its last)")
+    ship.add_argument("--medium-candidates", type=int, default=10,
+                      help="measure this many snapshots, those whose return logged in "
+                           "training is nearest a third of the expert's, to find the medium")
     ship.set_defaults(run=_behaviour_ship)
 
     demo = commands.add_parser("demo", help="multigoal data, LOM, its score, in a few minutes")
@@ -467,7 +470,8 @@ def _behaviour_ship(args) -> int:
     from onemode.behaviour.snapshots import WEIGHTS_DIR, ship
     entry = ship(args.run_dir, args.weights_dir or WEIGHTS_DIR, episodes=args.episodes,
                  replay_every=args.replay_every, later_every=args.later_every,
-                 expert_step=args.expert_step, log=lambda line: print(line, flush=True))
+                 expert_step=args.expert_step, medium_candidates_n=args.medium_candidates,
+                 log=lambda line: print(line, flush=True))
     print(f"shipped {len(entry['snapshots'])} snapshots of {args.run_dir}: medium at step "
           f"{entry['medium_step']:,}, expert at step {entry['expert_step']:,}")
     return 0

@@ -198,12 +198,37 @@ def choose_snapshots(steps, medium_step: int, replay_every: int, later_every: in
     return sorted(chosen | {medium_step, steps[-1]})
 
 
+def logged_returns(run_dir) -> dict[int, float]:
+    """step -> the mean deterministic return training logged for that snapshot."""
+    path = Path(run_dir) / "snapshots.jsonl"
+    if not path.exists():
+        return {}
+    records = [json.loads(line) for line in path.read_text().splitlines() if line]
+    return {r["step"]: float(np.mean(r["eval_returns"])) for r in records}
+
+
+def medium_candidates(steps, logged: dict[int, float], target: float, n: int) -> list[int]:
+    """The `n` snapshots whose logged return is closest to `target`; every one of `steps`
+    where training did not log them all (nothing to narrow the search with)."""
+    steps = sorted(steps)
+    if any(step not in logged for step in steps):
+        return steps
+    return sorted(sorted(steps, key=lambda step: abs(logged[step] - target))[:n])
+
+
 def ship(run_dir, weights_dir=WEIGHTS_DIR, episodes: int = 10, replay_every: int = 20_000,
-         later_every: int = 100_000, expert_step: int | None = None, log=print) -> dict:
+         later_every: int = 100_000, expert_step: int | None = None,
+         medium_candidates_n: int = 10, log=print) -> dict:
     """Measure a behaviour run's snapshots, choose, and write them into `weights_dir`.
 
     The expert is the last snapshot, or the one at `expert_step`: the run as it stood
-    then (what `behaviour train --steps expert_step` makes), later snapshots unused."""
+    then (what `behaviour train --steps expert_step` makes), later snapshots unused.
+    The medium is the snapshot whose measured deterministic return is closest to a third
+    of the expert's, among the `medium_candidates_n` whose return logged in training is
+    closest to it: a long run keeps hundreds of snapshots, and measuring each (a
+    HalfCheetah snapshot: ~30 s) would take hours."""
+    if medium_candidates_n < 1:
+        raise ConfigError(f"--medium-candidates must be >= 1, got {medium_candidates_n}")
     run_dir, weights_dir = Path(run_dir), Path(weights_dir)
     record = json.loads((run_dir / "config.json").read_text())
     env_id, settings = record["env_id"], record["settings"]
@@ -214,15 +239,22 @@ def ship(run_dir, weights_dir=WEIGHTS_DIR, episodes: int = 10, replay_every: int
                               f"{min(snapshots):,} to {max(snapshots):,})")
         snapshots = {step: actor for step, actor in snapshots.items() if step <= expert_step}
     deterministic = {}
-    for step, actor in snapshots.items():
-        deterministic[step] = measure(env_id, actor, False, episodes)[0]
-        log(f"{env_id} step {step:,}: deterministic return {deterministic[step]:.1f}")
+
+    def measured(step: int) -> float:
+        if step not in deterministic:
+            deterministic[step] = measure(env_id, snapshots[step], False, episodes)[0]
+            log(f"{env_id} step {step:,}: deterministic return {deterministic[step]:.1f}")
+        return deterministic[step]
+
     expert_step = max(snapshots)
-    target = deterministic[expert_step] / 3.0
-    medium_step = min(deterministic, key=lambda step: abs(deterministic[step] - target))
+    target = measured(expert_step) / 3.0
+    candidates = medium_candidates(snapshots, logged_returns(run_dir), target,
+                                   medium_candidates_n)
+    medium_step = min(candidates, key=lambda step: abs(measured(step) - target))
     chosen = choose_snapshots(snapshots, medium_step, replay_every, later_every)
     entries = []
     for step in chosen:
+        measured(step)
         mean, std = measure(env_id, snapshots[step], True, episodes)
         entries.append({"step": step, "return": mean, "return_std": std,
                         "deterministic_return": deterministic[step]})
@@ -251,7 +283,8 @@ def ship(run_dir, weights_dir=WEIGHTS_DIR, episodes: int = 10, replay_every: int
                          "deterministic_return: tanh of the mean",
         "medium_step": medium_step, "expert_step": expert_step,
         "medium_rule": "the snapshot whose deterministic return is closest to a third of "
-                       "the expert's",
+                       f"the expert's, among the {medium_candidates_n} whose return logged "
+                       "in training is closest to it",
         "random_return": random_return[0], "random_return_std": random_return[1],
         "snapshots": entries,
     }
