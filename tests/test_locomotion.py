@@ -6,6 +6,8 @@ snapshots the package ships: the machinery is the same, the levels are not.
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pytest
 
@@ -14,6 +16,7 @@ from onemode.behaviour.online import OnlineRun, OnlineSettings
 from onemode.behaviour.snapshots import (
     logged_returns,
     measure,
+    medium_candidates,
     read_manifest,
     shipped_actor,
 )
@@ -118,6 +121,17 @@ def test_shipping_measures_only_the_likeliest_mediums(sac_run, tmp_path, capsys)
     assert main(["behaviour", "ship", str(run), "--weights-dir", str(tmp_path),
                  "--medium-candidates", "0"]) == 1
     assert "--medium-candidates must be >= 1, got 0" in capsys.readouterr().err
+    assert "among the 1 whose return logged" in entry["medium_rule"]
+    # a damaged log line (a run killed while writing it) leaves nothing to narrow with
+    damaged = tmp_path / "damaged"
+    shutil.copytree(run, damaged)
+    with open(damaged / "snapshots.jsonl", "a") as f:
+        f.write('{"step": 10')
+    lines = (damaged / "snapshots.jsonl").read_text().splitlines()
+    (damaged / "snapshots.jsonl").write_text("\n".join(lines[1:]) + "\n")
+    assert min(logged_returns(damaged)) == 400
+    assert medium_candidates(range(200, STEPS + 1, 200), logged_returns(damaged), 0.0, 1) == \
+        list(range(200, STEPS + 1, 200))
 
 
 def test_the_recipes_mix_the_policies_d4rl_mixes(weights):

@@ -199,12 +199,21 @@ def choose_snapshots(steps, medium_step: int, replay_every: int, later_every: in
 
 
 def logged_returns(run_dir) -> dict[int, float]:
-    """step -> the mean deterministic return training logged for that snapshot."""
+    """step -> the mean deterministic return training logged for that snapshot.
+
+    A line that does not parse (a run killed while writing it) is left out: its
+    snapshot then has no logged return, and `medium_candidates` measures them all."""
     path = Path(run_dir) / "snapshots.jsonl"
     if not path.exists():
         return {}
-    records = [json.loads(line) for line in path.read_text().splitlines() if line]
-    return {r["step"]: float(np.mean(r["eval_returns"])) for r in records}
+    logged = {}
+    for line in path.read_text().splitlines():
+        try:
+            record = json.loads(line)
+            logged[int(record["step"])] = float(np.mean(record["eval_returns"]))
+        except (ValueError, KeyError, TypeError):
+            continue
+    return logged
 
 
 def medium_candidates(steps, logged: dict[int, float], target: float, n: int) -> list[int]:
@@ -283,8 +292,9 @@ def ship(run_dir, weights_dir=WEIGHTS_DIR, episodes: int = 10, replay_every: int
                          "deterministic_return: tanh of the mean",
         "medium_step": medium_step, "expert_step": expert_step,
         "medium_rule": "the snapshot whose deterministic return is closest to a third of "
-                       f"the expert's, among the {medium_candidates_n} whose return logged "
-                       "in training is closest to it",
+                       "the expert's" + (f", among the {len(candidates)} whose return "
+                                         "logged in training is closest to it"
+                                         if len(candidates) < len(snapshots) else ""),
         "random_return": random_return[0], "random_return_std": random_return[1],
         "snapshots": entries,
     }
