@@ -42,7 +42,7 @@ def _numpy_policy(act, state, observations):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("run_dir", help="a LOM run on a fetch-*-4goal task")
+    parser.add_argument("run_dir", help="a LOM run directory (a Fetch or locomotion task)")
     parser.add_argument("--episodes", type=int, default=20)
     args = parser.parse_args()
     run = load_run(args.run_dir)

@@ -25,6 +25,7 @@ declare -A variants=(
   [policy-baseline]="--set advantage_baseline=policy --set beta=0.2"
   [lr-1e-3]="--set actor_lr=1e-3 --set hyper_q_lr=1e-3"
   [mdn-100k]="--set mdn_steps=100000"
+  [target-every-1]="--set target_update_every=1"
   [authors]="${authors[*]}"
 )
 for name in ${VARIANTS:-defaults beta-0.2 policy-baseline lr-1e-3 mdn-100k authors}; do

@@ -200,7 +200,7 @@ def test_lom_heads_for_the_best_goal_on_multigoal(tmp_path):
     from onemode.tasks.multigoal import BEST_GOAL, goal_at
     algo_config = lom.Config(hidden=(128, 128), n_components=8, hyper_q_samples=1,
                              mdn_steps=4000, critic_lr=1e-3, actor_lr=1e-3, hyper_q_lr=1e-3)
-    config = TrainConfig(steps=4000, seeds=(0, 1, 2), log_every=1000, eval_every=4000,
+    config = TrainConfig(steps=4000, seeds=(0, 1), log_every=1000, eval_every=4000,
                          eval_episodes=20, checkpoint_every=4000)
     result = train("lom", algo_config, config, data_spec(task="multigoal", size=40000),
                    tmp_path / "run", show_progress=False)
@@ -211,7 +211,7 @@ def test_lom_heads_for_the_best_goal_on_multigoal(tmp_path):
 
     starts = np.array([[0.0, 0.0], [0.05, -0.05], [-0.08, 0.03]], np.float32)
     run = load_run(result.run_dir)
-    for seed in range(3):
+    for seed in range(2):
         report = run.mode_report(starts, seed)
         best = np.asarray(report["best_mode"])
         chosen = np.asarray(report["mixture"].means)[np.arange(len(starts)), best]
