@@ -435,10 +435,10 @@ def _bench(args):
 def _export(args) -> int:
     import numpy as np
 
-    from onemode.export import check_observations, export, exported_actions
+    from onemode.export import check_observations, export_run, exported_actions
     from onemode.policy import Policy, load_run
-    path = export(args.run_dir, args.format, args.out, args.seed_index)
     run = load_run(args.run_dir)
+    path = export_run(run, args.format, args.out, args.seed_index)
     observations = check_observations(run)
     actions = exported_actions(path, args.format, observations)
     print(f"wrote {path} ({run.algo_name}, seed index {args.seed_index}, "

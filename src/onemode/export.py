@@ -129,9 +129,13 @@ def export(run_dir, fmt: str, out=None, seed_index: int = 0) -> Path:
 
     An npz gets `policy_forward.py`, the numpy forward, written beside it.
     """
+    return export_run(load_run(run_dir), fmt, out, seed_index)
+
+
+def export_run(run: LoadedRun, fmt: str, out=None, seed_index: int = 0) -> Path:
+    """`export` of a run already loaded."""
     if fmt not in FORMATS:
         raise ConfigError(f"export format must be one of {', '.join(FORMATS)}, got {fmt!r}")
-    run = load_run(run_dir)
     weights = policy_weights(run, seed_index)
     out = Path(out) if out else run.path / f"policy.{fmt}"
     if fmt == "npz":
