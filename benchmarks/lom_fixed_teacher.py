@@ -23,6 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from onemode.algos import lom
+from onemode.algos.config import ConfigError
 from onemode.algos.gaussian import weighted_imitation
 from onemode.data import load_data
 from onemode.evaluate import rollout_seeds
@@ -68,7 +69,8 @@ def main():
                         help=f"comma-separated, from {', '.join(TARGETS)}")
     parser.add_argument("--episodes", type=int, default=10)
     parser.add_argument("--set", action="append", default=[], metavar="OPTION=VALUE",
-                        help="change an option of the fresh actors' update, e.g. beta=1000")
+                        help="change a LOM option for the fresh actors' training, e.g. "
+                             "beta=1000 (min_mode_weight also changes the teacher's pick)")
     parser.add_argument("--key", type=int, default=7,
                         help="seeds the fresh actors' init and batches")
     args = parser.parse_args()
@@ -82,8 +84,13 @@ def main():
     observations = jnp.asarray(run.stats.normalize(dataset.observations), jnp.float32)
     probe = observations[:: max(1, len(observations) // 5000)][:5000]
     n_seeds = len(run.train_config.seeds)
+    if any("=" not in option for option in args.set):
+        parser.error("--set expects OPTION=VALUE")
     changes = dict(option.split("=", 1) for option in args.set)
-    config = lom.Config.from_dict({**run.algo_config.to_dict(), **changes})
+    try:
+        config = lom.Config.from_dict({**run.algo_config.to_dict(), **changes})
+    except ConfigError as error:
+        parser.error(f"--set: {error}")
     act = make_act(SimpleNamespace(act=lom.act), config, run.stats)
 
     def report(name, state):
