@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pytest
 
-from onemode.runs import RunDir
+from onemode.runs import RunDir, TrainConfig
 
 TRAIN = ["-m", "onemode.cli", "train", "--task", "bandit", "--size", "2000", "--steps", "1500",
          "--log-every", "100", "--checkpoint-every", "100", "--eval-every", "1500",
@@ -121,6 +121,24 @@ def small_run(tmp_path_factory):
                 data_spec(task="bandit", size=500), tmp_path_factory.mktemp("run") / "bc",
                 show_progress=False)
     return run.run_dir
+
+
+def test_an_option_newer_than_the_run_counts_only_away_from_its_default(small_run):
+    """A run trained before an option existed is the same run while the option is asked
+    at its default (which keeps the old behaviour), and another one otherwise."""
+    from onemode.algos import get_algo
+    from onemode.runs import config_differences, run_record
+
+    stored = RunDir(small_run).read_config()
+    train_config = TrainConfig(**{**stored["train_config"], "seeds": (0,)})
+    del stored["algo_config"]["actor_lr"], stored["train_config"]["holdout_fraction"]
+    config = get_algo("bc").Config(hidden=(8,), batch_size=16)
+    asked = run_record("bc", config, train_config, stored["data"])
+    assert config_differences(stored, asked) == []
+    asked = run_record("bc", dataclasses.replace(config, actor_lr=1e-2), train_config,
+                       stored["data"])
+    assert config_differences(stored, asked) == [
+        "algo_config.actor_lr: not recorded in the run, 0.01 asked"]
 
 
 def _rewrite_checkpoint(path, change):

@@ -23,6 +23,7 @@ from typing import Any
 import jax
 import numpy as np
 
+from onemode.algos import ALGOS, get_algo
 from onemode.algos.config import AlgoConfig, check
 from onemode.data.dataset import NormStats
 from onemode.fileio import atomic_write
@@ -231,9 +232,12 @@ def config_differences(stored: dict, asked: dict, may_change=frozenset()) -> lis
     Compares the algorithm, the data's shapes, the algorithm config, the training
     config (less the keys in `may_change`) and the data spec. A dataset file counts
     as the same by its name and shapes, so a bench folder that was moved or copied
-    still matches the data under its OUT/data.
+    still matches the data under its OUT/data. An option the run does not record (one
+    added to onemode after it was trained) counts as the same while it is asked at its
+    default, which keeps what onemode did before the option existed.
     """
     asked = json.loads(json.dumps(asked))  # tuples -> lists, as stored
+    defaults = _option_defaults(asked.get("algo"))
     differences = []
     for key in ("algo", "obs_dim", "act_dim"):
         if key in stored and key in asked and stored[key] != asked[key]:
@@ -243,6 +247,8 @@ def config_differences(stored: dict, asked: dict, may_change=frozenset()) -> lis
         for key in sorted(set(old) | set(new)):
             if section == "train_config" and key in may_change:
                 continue
+            if key not in old and key in new and new[key] == defaults[section].get(key, ...):
+                continue
             before = repr(old[key]) if key in old else "not recorded"
             now = repr(new[key]) if key in new else "not known here"
             if section == "data" and key == "dataset" and old.get(key) and new.get(key):
@@ -250,6 +256,13 @@ def config_differences(stored: dict, asked: dict, may_change=frozenset()) -> lis
             if before != now:
                 differences.append(f"{section}.{key}: {before} in the run, {now} asked")
     return differences
+
+
+def _option_defaults(algo_name: str | None) -> dict[str, dict]:
+    """Each section's options at their defaults, as config.json stores them."""
+    algo_defaults = get_algo(algo_name).Config().to_dict() if algo_name in ALGOS else {}
+    return json.loads(json.dumps({"algo_config": algo_defaults,
+                                  "train_config": TrainConfig().to_dict(), "data": {}}))
 
 
 def _savez(path: Path, **arrays) -> None:
