@@ -62,6 +62,20 @@ def test_bench_writes_tables_curves_figures_and_resumes_after_interruption(tmp_p
     for name in ("curves-bandit.png", "actions-bandit.png", "iqm.png"):
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
+    # a look at a bench under way: the finished runs are reported, nothing is trained
+    def no_training(*args, **kwargs):
+        raise AssertionError("--report-only trained a run")
+
+    monkeypatch.setattr(bench, "train", no_training)
+    lines = []
+    shown = run_bench(_spec(tasks=("multigoal", "bandit")), tmp_path, show_progress=False,
+                      log=lines.append, report_only=True)
+    assert shown == raw and not list((tmp_path / "data").glob("multigoal-*"))
+    assert sum("not finished, left out" in line for line in lines) == 2
+    with pytest.raises(ConfigError, match="holds no finished run of this bench"):
+        run_bench(_spec(tasks=("multigoal",)), tmp_path, show_progress=False,
+                  log=lambda *_: None, report_only=True)
+
     # the same folder, other settings: the finished runs are not passed off as this bench's
     with pytest.raises(ConfigError, match=r"algo_config.beta: 5.0 in the run, 2.0 asked"):
         run_bench(_spec(options=TINY + (("beta", "2.0"),)), tmp_path, show_progress=False,

@@ -128,12 +128,13 @@ class Job(NamedTuple):
 
 def run_bench(spec: BenchSpec, out, show_progress: bool = True, log=print,
               backend: str = "local", address: str | None = None,
-              gpus_per_task: float = 0) -> dict:
+              gpus_per_task: float = 0, report_only: bool = False) -> dict:
     """Train every run the bench asks for that OUT does not hold finished, then report.
 
     backend "local" trains the runs one after another in this process; "ray" sends
     each as a task to a Ray cluster (`address`, or a local instance), whose workers
-    write into OUT (a filesystem they share with this machine).
+    write into OUT (a filesystem they share with this machine). `report_only` trains
+    nothing: the tables show the runs already finished, as a long bench goes on.
     """
     if backend not in BACKENDS:
         raise ConfigError(f"--backend must be one of {', '.join(BACKENDS)}, got '{backend}'")
@@ -152,11 +153,17 @@ def run_bench(spec: BenchSpec, out, show_progress: bool = True, log=print,
                             bench_train_config(spec), job.source)
         _check_earlier_run(job.run_dir, record)
     pending = [job for job in jobs if not (job.run_dir / "done.json").exists()]
-    for task in sorted({job.task for job in pending} & set(spec.tasks)):
-        task_data(task, spec.size, out, log)
     for i, job in enumerate(jobs, 1):
         if job not in pending:
             log(f"[{i}/{len(jobs)}] {job.task} / {job.run_dir.name}: done, skipped")
+        elif report_only:
+            log(f"[{i}/{len(jobs)}] {job.task} / {job.run_dir.name}: not finished, left out")
+    if report_only:
+        if len(pending) == len(jobs):
+            raise ConfigError(f"{out} holds no finished run of this bench yet")
+        pending = []
+    for task in sorted({job.task for job in pending} & set(spec.tasks)):
+        task_data(task, spec.size, out, log)
     failures = {}
     if backend == "local":
         for job in pending:

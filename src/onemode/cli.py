@@ -125,6 +125,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="one run per value, e.g. --sweep n_components=1,2,5,10,20")
     bench.add_argument("--out", default="runs/bench")
     bench.add_argument("--no-progress", action="store_true")
+    bench.add_argument("--report-only", action="store_true",
+                       help="train nothing: write the tables from the runs OUT holds finished")
     bench.add_argument("--backend", choices=("local", "ray"), default="local",
                        help="local: runs one after another here; ray: each run a Ray task")
     bench.add_argument("--address", help="the Ray cluster to use (default: a local instance)")
@@ -426,7 +428,8 @@ def _bench(args):
     if args.backend == "local" and (args.address or args.gpus_per_task):
         raise ConfigError("--address and --gpus-per-task are for --backend ray")
     run_bench(spec, args.out, show_progress=not args.no_progress, backend=args.backend,
-              address=args.address, gpus_per_task=args.gpus_per_task)
+              address=args.address, gpus_per_task=args.gpus_per_task,
+              report_only=args.report_only)
     print((Path(args.out) / "table.md").read_text())
     print(f"tables, curves and action figures in {args.out}")
 
