@@ -95,7 +95,7 @@ def wall_clock(name: str, config, data, n_seeds: int, updates: int, cap: float,
 
 
 def wall_clock_table(data, updates: int, cap: float, chunk: int):
-    paper = lom.Config()  # Table 3: 512-512, M = 10, batch 256, K = 10 samples
+    paper = lom.Config(hyper_q_samples=10)  # Table 3: 512-512, M = 10, batch 256; K = 10
     variants = [("lom (paper, K=10)", "lom", paper, 1),
                 ("lom (paper, K=10), 4 seeds", "lom", paper, 4),
                 ("lom (K=1)", "lom", paper.replace(hyper_q_samples=1), 1),
@@ -127,7 +127,7 @@ def main():
     if args.wall_clock:
         wall_clock_table(data, args.updates, args.cap, args.chunk)
         return
-    base = lom.Config()  # Table 3: 512-512, M = 10, batch 256
+    base = lom.Config(hyper_q_samples=10)  # Table 3: 512-512, M = 10, batch 256; K = 10
     variants = {
         "paper (K=10 samples)": (base, 1),
         "authors' (K=1, one-hot)": (base.replace(hyper_q_samples=1, hyper_q_input="one_hot",

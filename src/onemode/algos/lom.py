@@ -41,8 +41,7 @@ class Config(AlgoConfig):
     """LOM hyper-parameters; defaults from the paper's Table 3.
 
     Variants of the authors' public code (github.com/MianchuWang/LOM), each
-    switchable alone: `hyper_q_samples=1` (one-sample hyper-Q targets),
-    `hyper_q_input="one_hot"` (Q_phi(s, onehot(u)) -> scalar),
+    switchable alone: `hyper_q_input="one_hot"` (Q_phi(s, onehot(u)) -> scalar),
     `advantage_baseline="policy"` (A = Q(s, a_hat) - Q(s, pi_theta(s))),
     `policy_loss="weighted_mse"`, `target_noise=0.2` (TD3 target smoothing),
     `n_critics=2` (a Q ensemble, minimum taken), `imitation_noise=0.2`.
@@ -71,7 +70,10 @@ class Config(AlgoConfig):
     critic_lr: float = 3e-4
     hyper_q_lr: float = 3e-4
     actor_lr: float = 3e-4
-    hyper_q_samples: int = 10         # Monte-Carlo samples per mode, Eq. 17
+    # Monte-Carlo samples per mode in Eq. 17's target (the paper gives no number; the
+    # authors' code takes 1). 10 rank the modes no better per update than 1, at ~6x the
+    # cost of a LOM update (benchmarks/README.md, lom_hyper_q_samples.py).
+    hyper_q_samples: int = 1
     hyper_q_input: str = "per_mode_outputs"   # or "one_hot"
     advantage_baseline: str = "mode_mean"     # or "policy"
     policy_loss: str = "log_likelihood"       # or "weighted_mse"
