@@ -47,7 +47,8 @@ def main():
     parser.add_argument("--updates", type=int, default=5_000)
     parser.add_argument("--report-every", type=int, default=1_000)
     parser.add_argument("--probe-states", type=int, default=512)
-    parser.add_argument("--truth-samples", type=int, default=512)
+    parser.add_argument("--truth-samples", type=int, default=512,
+                        help="samples per mode for the mode values the hyper-Qs are scored on")
     parser.add_argument("--key", type=int, default=0, help="seeds init, batches and samples")
     args = parser.parse_args()
     run = load_run(args.run_dir)
@@ -55,6 +56,8 @@ def main():
         parser.error(f"{args.run_dir} is a {run.algo_name} run, not lom")
     if args.updates % args.report_every:
         parser.error("--updates must be a multiple of --report-every")
+    if args.truth_samples < 64 or args.truth_samples % 32:
+        parser.error("--truth-samples must be a multiple of 32, at least 64")
     sample_counts = [int(k) for k in args.samples.split(",")]
     config = run.algo_config
     state = run.seed_state(args.seed_index)
