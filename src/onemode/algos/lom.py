@@ -71,8 +71,8 @@ class Config(AlgoConfig):
     hyper_q_lr: float = 3e-4
     actor_lr: float = 3e-4
     # Monte-Carlo samples per mode in Eq. 17's target (the paper gives no number; the
-    # authors' code takes 1). 10 rank the modes no better per update than 1, at ~6x the
-    # cost of a LOM update (benchmarks/README.md, lom_hyper_q_samples.py).
+    # authors' code takes 1). 10 rank the modes hardly better per update (about 1% of the
+    # picks), at ~6x the cost of a LOM update (benchmarks/README.md, lom_hyper_q_samples.py).
     hyper_q_samples: int = 1
     hyper_q_input: str = "per_mode_outputs"   # or "one_hot"
     advantage_baseline: str = "mode_mean"     # or "policy"
