@@ -80,7 +80,8 @@ def main():
                      min_mode_weight=config.min_mode_weight)
     rmse, agree, regret = scores(state.hyper_q)
     print(f"{'the run':>12s} {run.step:>8d} {rmse:8.3f} {agree:7.3f} {regret:8.3f}")
-    print(f"{'K':>12s} {'updates':>8s} {'rmse':>8s} {'agree':>7s} {'regret':>8s} {'updates/s':>10s}")
+    print(f"{'K':>12s} {'updates':>8s} {'rmse':>8s} {'agree':>7s} {'regret':>8s} "
+          f"{'updates/s':>10s}")
 
     fresh = lom.init(k_init, run.obs_dim, run.act_dim, config).hyper_q
     for n_samples in sample_counts:
