@@ -76,6 +76,17 @@ def test_bench_writes_tables_curves_figures_and_resumes_after_interruption(tmp_p
         run_bench(_spec(tasks=("multigoal",)), tmp_path, show_progress=False,
                   log=lambda *_: None, report_only=True)
 
+    # a record kept without checkpoints (logs and configs only) still gives the tables
+    saved = {path: path.read_bytes() for path in tmp_path.glob("runs/*/*/checkpoint.npz")}
+    for path in saved:
+        path.unlink()
+    (tmp_path / "table.md").unlink()
+    assert run_bench(_spec(), tmp_path, show_progress=False, log=lambda *_: None,
+                     report_only=True) == raw
+    assert "| lom-n_components=2 |" in (tmp_path / "table.md").read_text()
+    for path, content in saved.items():
+        path.write_bytes(content)
+
     # the same folder, other settings: the finished runs are not passed off as this bench's
     with pytest.raises(ConfigError, match=r"algo_config.beta: 5.0 in the run, 2.0 asked"):
         run_bench(_spec(options=TINY + (("beta", "2.0"),)), tmp_path, show_progress=False,
