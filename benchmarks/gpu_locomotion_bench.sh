@@ -8,25 +8,18 @@
 #
 # Each process stops after LIMIT seconds; run the script again on the same machine
 # and the benches resume from their last checkpoints (every 10,000 updates). The
-# device machine has JAX, flax and optax but not gymnasium or MuJoCo: their wheels
-# travel in .whl (benchmarks/README.md says how they were downloaded). Everything
-# the tables need (configs, logs, metrics, done marks; no checkpoints or data) is
-# packed into $OUT/bench-loco.tgz at the end.
+# device machine lacks gymnasium and MuJoCo: benchmarks/device_env.sh installs them
+# from wheels carried in .whl. Everything the tables need (configs, logs, metrics,
+# done marks; no checkpoints or data) is packed into $OUT/bench-loco.tgz at the end.
 set -u
 LIMIT=${LIMIT:-480}
 OUT=${OUT:-runs/gpu-out}
 ROOT=${ROOT:-runs}   # the benches write $ROOT/bench-loco and $ROOT/bench-loco-k10
 mkdir -p "$OUT"
-if ! python3 -c "import mujoco, gymnasium" 2>/dev/null; then
-  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
-    --target /tmp/site .whl/*.whl || exit 1
-  export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
-fi
-export PYTHONPATH=$PWD/src${PYTHONPATH:+:$PYTHONPATH}
+source benchmarks/device_env.sh
 # several processes share the GPU; a second call on the same machine reuses the compilations
-export XLA_PYTHON_CLIENT_PREALLOCATE=false PYTHONUNBUFFERED=1 \
+export XLA_PYTHON_CLIENT_PREALLOCATE=false \
   JAX_COMPILATION_CACHE_DIR=$ROOT/jax-cache JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS=1
-nvidia-smi --query-gpu=name,memory.total --format=csv,noheader; echo "$(nproc) CPU cores"
 python3 -c "import jax, flax, mujoco, gymnasium; print('jax', jax.__version__, jax.devices(), \
 'flax', flax.__version__, 'mujoco', mujoco.__version__, 'gymnasium', gymnasium.__version__)" || exit 1
 
