@@ -15,8 +15,9 @@ Only the edges are onemode's: the data (a onemode .npz), and the evaluation (the
 actor's tanh mean on the task's gymnasium v5 environment, every seed against the start
 states onemode's evaluations meet, D4RL-normalised with the task's references).
 
-Their modules import d4rl, gym, wandb and tqdm at the top; none of those is called on
-this path, and empty stand-in modules take their place. They need PyTorch and scikit-learn.
+Their modules import d4rl, gym and wandb at the top; none of those is called on this
+path, and empty stand-in modules take their place (and tqdm's, where it is missing).
+They need PyTorch and scikit-learn.
 Their constructor pre-trains the GMM for 200,000 updates; `--gmm-steps` shortens that
 (for a smoke test) by replacing the progress-bar wrapper around that loop. `--set
 KEY=VALUE` overrides one of their per-dataset hyper-parameters (beta=0.2 makes their
@@ -27,6 +28,7 @@ network (theirs: 1e-3; onemode's: 3e-4).
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import sys
@@ -49,11 +51,11 @@ D4RL_NAMES = {f"{env}-{kind}": f"{env}-{kind}-v2" for env in ("halfcheetah", "ho
 
 def import_their_agent(code: Path, gmm_steps: int):
     """Their agents.lom module, with stand-ins for the packages it imports and never calls."""
-    for name in ("d4rl", "gym", "wandb", "tqdm"):
-        if name not in sys.modules:
-            stand_in = sys.modules[name] = types.ModuleType(name)
-            stand_in.__spec__ = ModuleSpec(name, loader=None)  # torch looks modules up by spec
-    sys.modules["tqdm"].tqdm = None   # replaced below; their main loop's bar is not used here
+    missing_tqdm = importlib.util.find_spec("tqdm") is None
+    for name in ("d4rl", "gym", "wandb") + (("tqdm",) if missing_tqdm else ()):
+        stand_in = sys.modules[name] = types.ModuleType(name)
+        stand_in.__spec__ = ModuleSpec(name, loader=None)  # torch looks modules up by spec
+        stand_in.tqdm = None  # their `from tqdm import tqdm`, replaced below
     sys.path.insert(0, str(code))
     import agents.lom as their_lom
     from replay_buffer import ReplayBuffer
