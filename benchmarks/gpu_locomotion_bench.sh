@@ -28,12 +28,15 @@ COMMON=(--suite locomotion --seeds 4 --steps "${STEPS:-50000}" --eval-every "${E
         --set hidden=256,256 --set batch_size=256 --no-progress ${EXTRA:-})   # EXTRA: for a smoke test
 DATASETS=${DATASETS:-hopper-medium-replay walker2d-medium-replay halfcheetah-medium-replay hopper-full-replay walker2d-full-replay halfcheetah-full-replay}
 ALGOS=${ALGOS:-lom,td3bc,iql,awac,lapo,dmpo}
-K10_DATASETS=${K10_DATASETS:-hopper-medium-replay walker2d-medium-replay}
+K10_DATASETS=${K10_DATASETS-hopper-medium-replay walker2d-medium-replay}   # empty: none
+
+LOM_K1=()
+[[ ",$ALGOS," == *,lom,* ]] && LOM_K1=(--set hyper_q_samples=1)   # an option of LOM's alone
 
 start=$(date +%s)
 for dataset in $DATASETS; do
   timeout "$LIMIT" "${ONEMODE[@]}" bench "${COMMON[@]}" --datasets "$dataset" --algos "$ALGOS" \
-    --set hyper_q_samples=1 --out $ROOT/bench-loco >> "$OUT/$dataset.log" 2>&1 &
+    ${LOM_K1[@]+"${LOM_K1[@]}"} --out $ROOT/bench-loco >> "$OUT/$dataset.log" 2>&1 &
 done
 mkdir -p $ROOT/bench-loco-k10/data
 for dataset in $K10_DATASETS; do
