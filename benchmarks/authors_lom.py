@@ -112,10 +112,12 @@ def main():
     tic, here = time.perf_counter(), os.getcwd()
     with tempfile.TemporaryDirectory() as scratch:
         os.chdir(scratch)  # their constructor saves the GMM into the working directory
-        agent = their_lom.LOM(env_name=d4rl_name, replay_buffer=buffer,
-                              state_dim=dataset.obs_dim, ac_dim=dataset.act_dim,
-                              device=args.device, discount=0.99, normalise=1)
-        os.chdir(here)
+        try:
+            agent = their_lom.LOM(env_name=d4rl_name, replay_buffer=buffer,
+                                  state_dim=dataset.obs_dim, ac_dim=dataset.act_dim,
+                                  device=args.device, discount=0.99, normalise=1)
+        finally:
+            os.chdir(here)
     gmm_seconds = time.perf_counter() - tic
     if args.lr is not None:
         for optimiser in (agent.policy_opt, agent.mode_net_opt):

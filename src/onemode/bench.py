@@ -176,11 +176,12 @@ def run_bench(spec: BenchSpec, out, show_progress: bool = True, log=print,
                               log=log, on_done=lambda: report(spec, out, jobs))
     results = report(spec, out, jobs)
     for task in results:
+        run_dirs = {label: out / "runs" / task / label for label in results[task]}
         # runs kept without their checkpoints (a record of the logs alone) have no policy to draw
-        run_dirs = {label: out / "runs" / task / label for label in results[task]
-                    if RunDir(out / "runs" / task / label).checkpoint_path.exists()}
-        if run_dirs:  # no figure for 1-d actions of n-d states either
-            action_figure(run_dirs, out / f"actions-{task}.png")
+        drawable = {label: run_dir for label, run_dir in run_dirs.items()
+                    if RunDir(run_dir).checkpoint_path.exists()}
+        if drawable:  # no figure for 1-d actions of n-d states either
+            action_figure(drawable, out / f"actions-{task}.png")
     if failures:
         raise BenchError(failures)
     return results
