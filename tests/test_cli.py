@@ -56,6 +56,11 @@ def test_train_eval_and_load_policy(tmp_path, capsys):
     assert main(["eval", str(out), "--episodes", "10"]) == 0
     out_text = capsys.readouterr().out
     assert "seed 0:" in out_text and "seed 1:" in out_text and "over 2 seeds" in out_text
+    # acting options may change after training; training options may not
+    assert main(["eval", str(out), "--episodes", "10", "--set", "act_by=greedy_mode"]) == 0
+    assert "over 2 seeds" in capsys.readouterr().out
+    assert main(["eval", str(out), "--set", "beta=1"]) == 1
+    assert "'beta' cannot change after training" in capsys.readouterr().err
 
     policy = onemode.load_policy(out, seed_index=1)
     observations = np.linspace(-1, 1, 7, dtype=np.float32)[:, None]

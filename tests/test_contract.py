@@ -66,6 +66,7 @@ def test_config_round_trips_through_json(name):
     assert type(config).from_dict(json.loads(json.dumps(config.to_dict()))) == config
     with pytest.raises(ConfigError, match="unknown option 'temperature'"):
         type(config).from_dict({"temperature": 1.0})
+    assert set(type(config).ACTING) <= set(config.to_dict())  # `onemode eval --set` options
 
 
 INVALID = {"hidden": (0,), "batch_size": 0, "discount": 1.0, "beta": 0.0, "weight_clip": 0.0,

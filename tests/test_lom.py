@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -12,7 +14,7 @@ from onemode.algos.config import ConfigError
 from onemode.algos.critics import q_value
 from onemode.data import data_spec
 from onemode.nets import Mixture, gaussian_log_prob, mixture_log_prob
-from onemode.policy import load_run
+from onemode.policy import load_run, make_act
 from onemode.runs import RunDir, TrainConfig
 from onemode.train import train
 
@@ -28,6 +30,7 @@ SMALL = dict(hidden=(64, 64), n_components=4, batch_size=128, mdn_steps=3000, hy
     ({"advantage_baseline": "zero"}, "advantage_baseline"),
     ({"min_mode_weight": 1.0}, "min_mode_weight"),
     ({"imitation_noise": -0.1}, "imitation_noise"),
+    ({"act_by": "heaviest_mode"}, "act_by"),
     ({"n_components": "ten"}, "n_components"),
     ({"n_components": 2.5}, "n_components"),
 ])
@@ -146,6 +149,24 @@ def test_lom_selects_the_rewarded_mode_on_bandit(bandit_run):
         best = np.asarray(report["best_mode"])
         chosen_means = np.asarray(report["mixture"].means)[np.arange(10), best, 0]
         assert np.all(np.sign(chosen_means) == np.sign(states[:, 0])), chosen_means
+
+
+def test_acting_by_the_greedy_mode_takes_its_mean_and_the_rewarded_sign(bandit_run):
+    """act_by=greedy_mode acts by mu_u*(s): on bandit, the sign that earns reward 1."""
+    states = np.linspace(-0.9, 0.9, 10, dtype=np.float32)[:, None]
+    run = load_run(bandit_run.run_dir)
+    config = dataclasses.replace(run.algo_config, act_by="greedy_mode")
+    act = make_act(lom, config, run.stats)
+    actions = np.asarray(act(run.state, jnp.broadcast_to(states, (2, 10, 1))))
+    for seed in range(2):
+        report = run.mode_report(states, seed)
+        best = np.asarray(report["best_mode"])
+        chosen_means = np.asarray(report["mixture"].means)[np.arange(10), best]
+        np.testing.assert_allclose(actions[seed], np.clip(chosen_means, -1, 1), atol=1e-6)
+        assert np.all(np.sign(actions[seed, :, 0]) == np.sign(states[:, 0])), actions[seed]
+    with pytest.raises(ConfigError, match="act_by=greedy_mode .* no single MLP"):
+        lom.policy_mlp(jax.tree.map(lambda x: x[0], run.state), config)
+    lom.policy_mlp(jax.tree.map(lambda x: x[0], run.state), run.algo_config)  # the actor's
 
 
 def test_training_logs_the_diagnostics(bandit_run):

@@ -85,6 +85,9 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("run_dir")
     evaluate.add_argument("--episodes", type=int, default=20)
     evaluate.add_argument("--task", help="evaluate on this task instead of the run's")
+    evaluate.add_argument("--set", action="append", default=[], metavar="OPTION=VALUE",
+                          help="an option that changes only how the run acts, e.g. "
+                          "--set act_by=greedy_mode for lom (repeatable)")
     _add_environment(evaluate)
     evaluate.set_defaults(run=_eval)
 
@@ -359,7 +362,7 @@ def _eval(args):
     from onemode.evaluate import check_fits, rollout_seeds
     from onemode.policy import load_run
 
-    run = load_run(args.run_dir)
+    run = load_run(args.run_dir, acting=_parse_sets(args.set))
     target = evaluation_target_for(run.data_spec, args.task, args.env, args.ref_min,
                                    args.ref_max)
     if target is None:

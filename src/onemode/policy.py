@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -10,6 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from onemode.algos import get_algo
+from onemode.algos.config import ConfigError
 from onemode.data import NormStats, native_actions
 from onemode.runs import RunDir, TrainConfig
 
@@ -57,13 +59,21 @@ class LoadedRun(NamedTuple):
                                 jnp.asarray(self.stats.normalize(observations)), self.algo_config)
 
 
-def load_run(run_dir) -> LoadedRun:
+def load_run(run_dir, acting: Mapping[str, Any] | None = None) -> LoadedRun:
+    """A run's latest checkpoint, ready to act; `acting` changes the config's ACTING options."""
     run = RunDir(run_dir)
     record = run.read_config()
     if not run.checkpoint_path.exists():
         raise FileNotFoundError(f"{run.path}: no checkpoint.npz yet; the run has not saved a state")
     algo = get_algo(record["algo"])
     algo_config = algo.Config.from_dict(record["algo_config"])
+    if acting:
+        trained_only = sorted(set(acting) - set(algo.Config.ACTING))
+        if trained_only:
+            raise ConfigError(f"{run.path}: '{trained_only[0]}' cannot change after training; "
+                              f"options of {record['algo']} that change only how it acts: "
+                              f"{', '.join(algo.Config.ACTING) or 'none'}")
+        algo_config = algo_config.replace(**acting)
     train_config = TrainConfig.from_dict(record["train_config"])
     n_seeds = len(train_config.seeds)
     template = jax.eval_shape(jax.vmap(lambda key: algo.init(key, record["obs_dim"],

@@ -85,10 +85,12 @@ class AlgoConfig:
     Subclasses list their options as typed fields; the shared ones are checked
     here, and `validate` checks the rest, raising `ConfigError` with the option's name.
     `PRESETS` names sets of option values (another paper's or code's settings) that
-    `from_dict(values, preset=NAME)` starts from.
+    `from_dict(values, preset=NAME)` starts from. `ACTING` names the options that change
+    only how a trained state acts, which `onemode eval --set` may change.
     """
 
     PRESETS: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
+    ACTING: ClassVar[tuple[str, ...]] = ()
 
     def __post_init__(self):
         for f in dataclasses.fields(self):

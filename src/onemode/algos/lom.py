@@ -14,6 +14,9 @@ The authors' public code differs in several places; each difference is an
 option of `Config`, off by default, so both variants run and compare. One
 choice the paper leaves open: Eq. 7's argmax ranges over the modes the MDN
 gives weight at s (`min_mode_weight`); see `greedy_mode`.
+
+Acting: the paper acts by pi_theta. `act_by="greedy_mode"` acts by mu_u*(s), the mean
+of the mode pi_theta imitates, itself (training unchanged; benchmarks/README.md).
 """
 
 from __future__ import annotations
@@ -29,10 +32,10 @@ from flax.training.train_state import TrainState
 
 from onemode.algos.base import Phase
 from onemode.algos.common import exp_clip_weight, make_state, polyak, weight_metrics
-from onemode.algos.config import AlgoConfig, check, check_choice
+from onemode.algos.config import AlgoConfig, ConfigError, check, check_choice
 from onemode.algos.critics import q_value, sarsa_target, td_metrics, td_update
 from onemode.algos.gaussian import IMITATION_LOSSES, mean_action, mean_policy_mlp, weighted_imitation
-from onemode.algos.mixture import fit_step, holdout_nll
+from onemode.algos.mixture import component_mean, fit_step, holdout_nll
 from onemode.nets import MLP, GaussianPolicy, Mixture, MixtureDensityNet, QEnsemble, sample_gaussian
 
 
@@ -54,6 +57,7 @@ class Config(AlgoConfig):
         "hyper_q_samples": 1, "hyper_q_input": "one_hot", "advantage_baseline": "policy",
         "policy_loss": "weighted_mse", "target_noise": 0.2, "actor_lr": 1e-3,
         "hyper_q_lr": 1e-3, "beta": 0.2, "min_mode_weight": 0.0}}
+    ACTING = ("act_by",)
 
     n_components: int = 10            # M
     hidden: tuple[int, ...] = (512, 512)
@@ -84,6 +88,9 @@ class Config(AlgoConfig):
     # Eq. 7 ranges over the modes the behaviour policy uses at s: a component with
     # alpha_u(s) below this carries no data there, and its Q_psi values are extrapolation.
     min_mode_weight: float = 0.05
+    # "actor": pi_theta's mean (the paper). "greedy_mode": mu_u*(s) of Eq. 7 itself, which
+    # a smooth actor follows poorly where u* switches between states (benchmarks/README.md).
+    act_by: str = "actor"
 
     def validate(self):
         check(self.hyper_q_samples >= 1, "hyper_q_samples must be >= 1")
@@ -93,6 +100,7 @@ class Config(AlgoConfig):
         check_choice(self, "hyper_q_input", ("per_mode_outputs", "one_hot"))
         check_choice(self, "advantage_baseline", ("mode_mean", "policy"))
         check_choice(self, "policy_loss", IMITATION_LOSSES)
+        check_choice(self, "act_by", ("actor", "greedy_mode"))
 
 
 class State(NamedTuple):
@@ -255,8 +263,10 @@ def phases(config: Config) -> tuple[Phase, ...]:
 
 
 def act(state: State, observations, config: Config):
-    """The policy's mean action (normalised observations in, actions in [-1, 1] out)."""
-    del config
+    """pi_theta's mean, or mu_u*(s) (normalised observations in, actions in [-1, 1] out)."""
+    if config.act_by == "greedy_mode":
+        report = mode_report(state, observations, config)
+        return jnp.clip(component_mean(report["mixture"], report["best_mode"]), -1.0, 1.0)
     return mean_action(state.actor, observations)
 
 
@@ -271,5 +281,7 @@ def mode_report(state: State, observations, config: Config):
 
 def policy_mlp(state: State, config: Config):
     """`act` as layers, for export: the Gaussian's mean MLP, clipped."""
-    del config
+    if config.act_by == "greedy_mode":
+        raise ConfigError("lom with act_by=greedy_mode acts by comparing its behaviour "
+                          "model's modes with the hyper-Q: no single MLP to export")
     return mean_policy_mlp(state.actor)

@@ -35,7 +35,11 @@ def holdout_nll(mdn: TrainState, holdout) -> dict:
                                            holdout.actions)}
 
 
+def component_mean(mixture: Mixture, component):
+    """mu_u(s) for one component u per state: (..., M, A) means, (...) indices -> (..., A)."""
+    return jnp.take_along_axis(mixture.means, component[..., None, None], axis=-2)[..., 0, :]
+
+
 def most_probable_mean(mixture: Mixture):
     """mu_{u}(s) with u = argmax_i alpha_i(s): (..., M, A) means -> (..., A)."""
-    best = jnp.argmax(mixture.logits, axis=-1)
-    return jnp.take_along_axis(mixture.means, best[..., None, None], axis=-2)[..., 0, :]
+    return component_mean(mixture, jnp.argmax(mixture.logits, axis=-1))
