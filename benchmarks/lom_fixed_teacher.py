@@ -25,6 +25,7 @@ import numpy as np
 from onemode.algos import lom
 from onemode.algos.config import ConfigError
 from onemode.algos.gaussian import weighted_imitation
+from onemode.algos.mixture import component_mean
 from onemode.data import load_data
 from onemode.evaluate import rollout_seeds
 from onemode.policy import load_run, make_act
@@ -35,8 +36,7 @@ TARGETS = ("eq18", "mode-mean")
 def picked_component(state, observations, config):
     """mu_u*(s) and u* at each state (Eq. 7)."""
     report = lom.mode_report(state, observations, config)
-    index = report["best_mode"][:, None, None]
-    return jnp.take_along_axis(report["mixture"].means, index, axis=1)[:, 0], report
+    return component_mean(report["mixture"], report["best_mode"]), report
 
 
 def train_actor(state, key, observations, act_dim: int, updates: int, target: str, config):
@@ -88,7 +88,8 @@ def main():
         parser.error("--set expects OPTION=VALUE")
     changes = dict(option.split("=", 1) for option in args.set)
     try:
-        config = lom.Config.from_dict({**run.algo_config.to_dict(), **changes})
+        # the actor is what this script trains and scores, whatever the run acted by
+        config = lom.Config.from_dict({**run.algo_config.to_dict(), **changes, "act_by": "actor"})
     except ConfigError as error:
         parser.error(f"--set: {error}")
     act = make_act(SimpleNamespace(act=lom.act), config, run.stats)

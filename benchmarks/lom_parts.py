@@ -30,12 +30,6 @@ from onemode.evaluate import rollout_seeds
 from onemode.policy import load_run, make_act
 
 
-def greedy_mode(state, observations, config):
-    report = lom.mode_report(state, observations, config)
-    index = report["best_mode"][:, None, None]
-    return jnp.clip(jnp.take_along_axis(report["mixture"].means, index, axis=1)[:, 0], -1, 1)
-
-
 def _numpy_policy(act, state, observations):
     return np.asarray(act(state, jnp.asarray(observations)))
 
@@ -54,9 +48,11 @@ def main():
 
     print(f"{'policy':14s} {'score':>13s}   per seed{'':18s}"
           + ("episodes ending at goal I, II, III, IV, none" if fetch else ""))
-    for name, part in (("actor", lom.act), ("greedy mode", greedy_mode),
-                       ("heaviest mode", mdn.act)):  # mdn.act reads only state.mdn
-        act = make_act(SimpleNamespace(act=part), run.algo_config, run.stats)  # as an algorithm
+    for name, part, act_by in (("actor", lom.act, "actor"),
+                               ("greedy mode", lom.act, "greedy_mode"),
+                               ("heaviest mode", mdn.act, "actor")):  # mdn.act: state.mdn only
+        act = make_act(SimpleNamespace(act=part), run.algo_config.replace(act_by=act_by),
+                       run.stats)  # as an algorithm
         policy = partial(_numpy_policy, act, run.state)
         if fetch:
             per_seed, counts = endings(target, policy, n_seeds, args.episodes)

@@ -58,9 +58,13 @@ def test_train_eval_and_load_policy(tmp_path, capsys):
     assert "seed 0:" in out_text and "seed 1:" in out_text and "over 2 seeds" in out_text
     # acting options may change after training; training options may not
     assert main(["eval", str(out), "--episodes", "10", "--set", "act_by=greedy_mode"]) == 0
-    assert "over 2 seeds" in capsys.readouterr().out
+    out_text = capsys.readouterr().out
+    assert "lom, act_by=greedy_mode on bandit" in out_text and "over 2 seeds" in out_text
     assert main(["eval", str(out), "--set", "beta=1"]) == 1
-    assert "'beta' cannot change after training" in capsys.readouterr().err
+    assert "'beta' cannot change after training; options of lom that change only how it " \
+        "acts: act_by" in capsys.readouterr().err
+    assert main(["eval", str(out), "--set", "width=1"]) == 1
+    assert "lom has no option 'width'" in capsys.readouterr().err
 
     policy = onemode.load_policy(out, seed_index=1)
     observations = np.linspace(-1, 1, 7, dtype=np.float32)[:, None]

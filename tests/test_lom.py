@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -14,7 +12,7 @@ from onemode.algos.config import ConfigError
 from onemode.algos.critics import q_value
 from onemode.data import data_spec
 from onemode.nets import Mixture, gaussian_log_prob, mixture_log_prob
-from onemode.policy import load_run, make_act
+from onemode.policy import load_run
 from onemode.runs import RunDir, TrainConfig
 from onemode.train import train
 
@@ -154,10 +152,10 @@ def test_lom_selects_the_rewarded_mode_on_bandit(bandit_run):
 def test_acting_by_the_greedy_mode_takes_its_mean_and_the_rewarded_sign(bandit_run):
     """act_by=greedy_mode acts by mu_u*(s): on bandit, the sign that earns reward 1."""
     states = np.linspace(-0.9, 0.9, 10, dtype=np.float32)[:, None]
-    run = load_run(bandit_run.run_dir)
-    config = dataclasses.replace(run.algo_config, act_by="greedy_mode")
-    act = make_act(lom, config, run.stats)
-    actions = np.asarray(act(run.state, jnp.broadcast_to(states, (2, 10, 1))))
+    run = load_run(bandit_run.run_dir, acting={"act_by": "greedy_mode"})
+    config = run.algo_config
+    assert config.act_by == "greedy_mode"
+    actions = np.asarray(run.act(run.state, np.broadcast_to(states, (2, 10, 1))))
     for seed in range(2):
         report = run.mode_report(states, seed)
         best = np.asarray(report["best_mode"])
@@ -166,7 +164,7 @@ def test_acting_by_the_greedy_mode_takes_its_mean_and_the_rewarded_sign(bandit_r
         assert np.all(np.sign(actions[seed, :, 0]) == np.sign(states[:, 0])), actions[seed]
     with pytest.raises(ConfigError, match="act_by=greedy_mode .* no single MLP"):
         lom.policy_mlp(jax.tree.map(lambda x: x[0], run.state), config)
-    lom.policy_mlp(jax.tree.map(lambda x: x[0], run.state), run.algo_config)  # the actor's
+    lom.policy_mlp(jax.tree.map(lambda x: x[0], run.state), config.replace(act_by="actor"))
 
 
 def test_training_logs_the_diagnostics(bandit_run):

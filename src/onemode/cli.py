@@ -362,7 +362,8 @@ def _eval(args):
     from onemode.evaluate import check_fits, rollout_seeds
     from onemode.policy import load_run
 
-    run = load_run(args.run_dir, acting=_parse_sets(args.set))
+    acting = _parse_sets(args.set)
+    run = load_run(args.run_dir, acting=acting)
     target = evaluation_target_for(run.data_spec, args.task, args.env, args.ref_min,
                                    args.ref_max)
     if target is None:
@@ -372,7 +373,8 @@ def _eval(args):
     seeds = run.train_config.seeds
     rollouts = rollout_seeds(target, lambda obs: np.asarray(run.act(run.state, obs)),
                              len(seeds), args.episodes)
-    print(f"{run.algo_name} on {target.name}, after {run.step:,} updates")
+    changed = "".join(f", {key}={getattr(run.algo_config, key)}" for key in acting)
+    print(f"{run.algo_name}{changed} on {target.name}, after {run.step:,} updates")
     _print_scores(rollouts, seeds, target.reference)
 
 

@@ -70,9 +70,13 @@ def load_run(run_dir, acting: Mapping[str, Any] | None = None) -> LoadedRun:
     if acting:
         trained_only = sorted(set(acting) - set(algo.Config.ACTING))
         if trained_only:
-            raise ConfigError(f"{run.path}: '{trained_only[0]}' cannot change after training; "
-                              f"options of {record['algo']} that change only how it acts: "
-                              f"{', '.join(algo.Config.ACTING) or 'none'}")
+            known = trained_only[0] in algo_config.to_dict()
+            raise ConfigError(
+                f"{run.path}: " + (f"'{trained_only[0]}' cannot change after training"
+                                   if known else
+                                   f"{record['algo']} has no option '{trained_only[0]}'")
+                + f"; options of {record['algo']} that change only how it acts: "
+                f"{', '.join(algo.Config.ACTING) or 'none'}")
         algo_config = algo_config.replace(**acting)
     train_config = TrainConfig.from_dict(record["train_config"])
     n_seeds = len(train_config.seeds)

@@ -50,6 +50,7 @@ class WeightedModelConfig(AlgoConfig):
     polyak: float = 0.995             # rho
     target_update_every: int = 2
     act_candidates: int = 1           # 1: the model's mean action; K > 1: best of K by Q
+    ACTING = ("act_candidates",)
 
 
 class BehaviourCritic(NamedTuple):
