@@ -6,7 +6,9 @@
 Three policies from the same checkpoint, each rolled out for every seed from the
 evaluation start states:
   actor          pi_theta's mean: LOM as trained (Eq. 18)
-  greedy mode    the mean of the MDN component the hyper-Q picks, mu_u*(s) (Eq. 7)
+  greedy mode    the mean of the MDN component the hyper-Q picks, mu_u*(s) (Eq. 7):
+                 LOM with act_by=greedy_mode (--min-mode-weights: also with the pick
+                 restricted to heavier components)
   heaviest mode  the mean of the MDN's most probable component: the MDN baseline's
                  way of acting, with LOM's own behaviour model
 
@@ -38,6 +40,10 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("run_dir", help="a LOM run directory (a Fetch or locomotion task)")
     parser.add_argument("--episodes", type=int, default=20)
+    parser.add_argument("--min-mode-weights", default="",
+                        help="also the greedy mode over components of weight >= each of "
+                             "these, e.g. 0.2,0.5 (the run's own min_mode_weight is the "
+                             "'greedy mode' row; 1 would leave only the heaviest)")
     args = parser.parse_args()
     run = load_run(args.run_dir)
     if run.algo_name != "lom":
@@ -46,12 +52,16 @@ def main():
     fetch = target.name.startswith("fetch-")
     n_seeds = len(run.train_config.seeds)
 
-    print(f"{'policy':14s} {'score':>13s}   per seed{'':18s}"
+    print(f"{'policy':16s} {'score':>13s}   per seed{'':18s}"
           + ("episodes ending at goal I, II, III, IV, none" if fetch else ""))
-    for name, part, act_by in (("actor", lom.act, "actor"),
-                               ("greedy mode", lom.act, "greedy_mode"),
-                               ("heaviest mode", mdn.act, "actor")):  # mdn.act: state.mdn only
-        act = make_act(SimpleNamespace(act=part), run.algo_config.replace(act_by=act_by),
+    parts = [("actor", lom.act, {"act_by": "actor"}),
+             ("greedy mode", lom.act, {"act_by": "greedy_mode"})]
+    parts += [(f"greedy, a>={weight}", lom.act,
+               {"act_by": "greedy_mode", "min_mode_weight": float(weight)})
+              for weight in filter(None, args.min_mode_weights.split(","))]
+    parts += [("heaviest mode", mdn.act, {})]  # mdn.act reads only state.mdn
+    for name, part, changes in parts:
+        act = make_act(SimpleNamespace(act=part), run.algo_config.replace(**changes),
                        run.stats)  # as an algorithm
         policy = partial(_numpy_policy, act, run.state)
         if fetch:
@@ -59,7 +69,7 @@ def main():
         else:
             per_seed = rollout_seeds(target, policy, n_seeds, args.episodes).scores.mean(axis=1)
             counts = []
-        print(f"{name:14s} {per_seed.mean():6.1f} ± {per_seed.std():4.1f}   "
+        print(f"{name:16s} {per_seed.mean():6.1f} ± {per_seed.std():4.1f}   "
               f"{' '.join(f'{s:5.1f}' for s in per_seed):26s}"
               + " ".join(f"{c:4d}" for c in counts), flush=True)
 
