@@ -89,7 +89,7 @@ class Config(AlgoConfig):
     # alpha_u(s) below this carries no data there, and its Q_psi values are extrapolation.
     min_mode_weight: float = 0.05
     # "actor": pi_theta's mean (the paper). "greedy_mode": mu_u*(s) of Eq. 7 itself, which
-    # a smooth actor follows poorly where u* switches between states (benchmarks/README.md).
+    # the actor follows loosely early in training (benchmarks/README.md).
     act_by: str = "actor"
 
     def validate(self):
