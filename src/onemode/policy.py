@@ -59,6 +59,18 @@ class LoadedRun(NamedTuple):
                                 jnp.asarray(self.stats.normalize(observations)), self.algo_config)
 
 
+def _check_acting(path, algo_name: str, algo_config, acting: Mapping[str, Any]) -> None:
+    """Refuse, in one line, an option that is not one of the config's ACTING options."""
+    trained_only = sorted(set(acting) - set(algo_config.ACTING))
+    if not trained_only:
+        return
+    name = trained_only[0]
+    problem = (f"'{name}' cannot change after training" if name in algo_config.to_dict()
+               else f"{algo_name} has no option '{name}'")
+    raise ConfigError(f"{path}: {problem}; options of {algo_name} that change only how it "
+                      f"acts: {', '.join(algo_config.ACTING) or 'none'}")
+
+
 def load_run(run_dir, acting: Mapping[str, Any] | None = None) -> LoadedRun:
     """A run's latest checkpoint, ready to act; `acting` changes the config's ACTING options."""
     run = RunDir(run_dir)
@@ -68,15 +80,7 @@ def load_run(run_dir, acting: Mapping[str, Any] | None = None) -> LoadedRun:
     algo = get_algo(record["algo"])
     algo_config = algo.Config.from_dict(record["algo_config"])
     if acting:
-        trained_only = sorted(set(acting) - set(algo.Config.ACTING))
-        if trained_only:
-            known = trained_only[0] in algo_config.to_dict()
-            raise ConfigError(
-                f"{run.path}: " + (f"'{trained_only[0]}' cannot change after training"
-                                   if known else
-                                   f"{record['algo']} has no option '{trained_only[0]}'")
-                + f"; options of {record['algo']} that change only how it acts: "
-                f"{', '.join(algo.Config.ACTING) or 'none'}")
+        _check_acting(run.path, record["algo"], algo_config, acting)
         algo_config = algo_config.replace(**acting)
     train_config = TrainConfig.from_dict(record["train_config"])
     n_seeds = len(train_config.seeds)
