@@ -1,4 +1,4 @@
-"""How far LOM's SARSA critic Q_psi is from the data's own discounted returns.
+"""How far LOM's SARSA critic Q_psi is from the data's returns, and Q_phi from Q_psi.
 
     .venv/bin/python benchmarks/lom_critic_fit.py runs/greedy-hmr/runs/hopper-medium-replay/lom
 
@@ -10,6 +10,12 @@ runs on for at least --horizon more steps (the tail left out is at most gamma^ho
 of the value). Printed per seed: mean G and mean Q_psi over those rows, their ratio,
 their correlation, and the ratio in each fifth of the rows sorted by G (the top fifth:
 the best behaviour in the data, what the hyper-Q's ranking has to recognise).
+
+Then the hyper-Q against its own target (Eq. 17): on --probe dataset states, Q_phi(s, u)
+beside E_{a ~ phi_u} Q_psi(s, a) estimated with --samples draws per component, over
+the components Eq. 7 may pick (alpha_u(s) >= min_mode_weight): how often the two pick
+the same component, the hyper-Q's error on those components, and the value its pick
+gives up, E Q_psi of the best component minus that of the hyper-Q's pick.
 """
 
 import argparse
@@ -18,6 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from onemode.algos import lom
 from onemode.algos.critics import q_value
 from onemode.data import load_data
 from onemode.policy import load_run
@@ -44,6 +51,9 @@ def main():
     parser.add_argument("run_dir", help="a LOM run directory")
     parser.add_argument("--horizon", type=int, default=500)
     parser.add_argument("--rows", type=int, default=50_000, help="rows evaluated, evenly spaced")
+    parser.add_argument("--probe", type=int, default=5_000, help="states for the hyper-Q check")
+    parser.add_argument("--samples", type=int, default=256,
+                        help="draws per component for E Q_psi")
     args = parser.parse_args()
     run = load_run(args.run_dir)
     if run.algo_name != "lom":
@@ -68,6 +78,39 @@ def main():
         print(f"{seed:4d} {target.mean():8.1f} {values.mean():8.1f} "
               f"{values.mean() / target.mean():6.2f} {np.corrcoef(values, target)[0, 1]:6.2f}"
               f"   {per_fifth}", flush=True)
+    hyper_q_fit(run, dataset, args.probe, args.samples)
+
+
+def hyper_q_fit(run, dataset, n_probe: int, samples: int):
+    """Q_phi against Monte-Carlo E Q_psi per component, and the two argmaxes of Eq. 7."""
+    config = run.algo_config
+    probe = dataset.observations[:: max(1, len(dataset) // n_probe)][:n_probe]
+    observations = jnp.asarray(run.stats.normalize(probe), jnp.float32)
+    print(f"hyper-Q on {len(probe)} states, E Q_psi from {samples} draws per component; "
+          f"components with alpha >= {config.min_mode_weight}")
+    print(f"{'seed':>4s} {'same pick':>9s} {'eligible':>8s} {'rmse':>6s} {'mean |E Q|':>10s} "
+          f"{'value given up':>14s}")
+    for seed in range(len(run.train_config.seeds)):
+        state = jax.tree.map(lambda x, i=seed: x[i], run.state)
+        mixture = state.mdn.apply_fn(state.mdn.params, observations)
+        hyper_values = state.hyper_q.apply_fn(state.hyper_q.params, observations)
+        expected = jnp.zeros_like(hyper_values)
+        for chunk in range(0, samples, 32):  # 32 draws at a time keep the memory small
+            key = jax.random.fold_in(jax.random.PRNGKey(seed), chunk)
+            expected += lom.mode_values(state.critic, observations, mixture, key,
+                                        min(32, samples - chunk)) * min(32, samples - chunk)
+        expected = np.asarray(expected / samples)
+        hyper_pick = np.asarray(lom.greedy_mode(hyper_values, mixture, config.min_mode_weight))
+        best = np.asarray(lom.greedy_mode(jnp.asarray(expected), mixture,
+                                          config.min_mode_weight))
+        alpha = np.asarray(jax.nn.softmax(mixture.logits))
+        eligible = (alpha >= config.min_mode_weight) | (alpha == alpha.max(-1, keepdims=True))
+        error = (np.asarray(hyper_values) - expected)[eligible]
+        rows = np.arange(len(probe))
+        given_up = expected[rows, best] - expected[rows, hyper_pick]
+        print(f"{seed:4d} {np.mean(hyper_pick == best):9.1%} {eligible.sum(1).mean():8.1f} "
+              f"{np.sqrt(np.mean(error ** 2)):6.2f} {np.abs(expected[eligible]).mean():10.1f} "
+              f"{given_up.mean():14.2f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,11 @@ evaluation start states:
                  restricted to heavier components)
   heaviest mode  the mean of the MDN's most probable component: the MDN baseline's
                  way of acting, with LOM's own behaviour model
+  critic mode    (--critic-pick) the mean mu_u(s) of the component whose mean the critic
+                 values most, argmax_u Q_psi(s, mu_u(s)), over the same eligible
+                 components: LOM with act_by=critic_mode
+  critic, E Q    (--critic-pick) mu_u(s) of argmax_u of Eq. 17's target itself, the mean
+                 of Q_psi over 32 samples of each component, with no hyper-Q network
 
 If the actor scores above the heaviest mode, LOM's gain is not a better-trained
 behaviour model; if above the greedy mode, the advantage-weighted imitation adds
@@ -22,11 +27,13 @@ import argparse
 from functools import partial
 from types import SimpleNamespace
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 from fetch_endings import endings
 
 from onemode.algos import lom, mdn
+from onemode.algos.mixture import component_mean
 from onemode.data.spec import evaluation_target
 from onemode.evaluate import rollout_seeds
 from onemode.policy import load_run, make_act
@@ -34,6 +41,16 @@ from onemode.policy import load_run, make_act
 
 def _numpy_policy(act, state, observations):
     return np.asarray(act(state, jnp.asarray(observations)))
+
+
+def expected_value_pick(state, observations, config, samples: int = 32):
+    """mu_u(s), u = argmax_u of Monte-Carlo E_{a ~ phi_u} Q_psi(s, a) over Eq. 7's eligible
+    components: the hyper-Q's target (Eq. 17) in place of the hyper-Q."""
+    mixture = state.mdn.apply_fn(state.mdn.params, observations)
+    key = jax.random.PRNGKey(0)  # fixed: the same draws at every step, as a policy
+    values = lom.mode_values(state.critic, observations, mixture, key, samples)
+    best = lom.greedy_mode(values, mixture, config.min_mode_weight)
+    return jnp.clip(component_mean(mixture, best), -1.0, 1.0)
 
 
 def main():
@@ -44,6 +61,8 @@ def main():
                         help="also the greedy mode over components of weight >= each of "
                              "these, e.g. 0.2,0.5 (the run's own min_mode_weight is the "
                              "'greedy mode' row; 1 would leave only the heaviest)")
+    parser.add_argument("--critic-pick", action="store_true",
+                        help="also the component ranked by Q_psi at its mean")
     args = parser.parse_args()
     run = load_run(args.run_dir)
     if run.algo_name != "lom":
@@ -60,6 +79,9 @@ def main():
                {"act_by": "greedy_mode", "min_mode_weight": float(weight)})
               for weight in filter(None, args.min_mode_weights.split(","))]
     parts += [("heaviest mode", mdn.act, {})]  # mdn.act reads only state.mdn
+    if args.critic_pick:
+        parts += [("critic mode", lom.act, {"act_by": "critic_mode"}),
+                  ("critic, E Q", expected_value_pick, {})]
     for name, part, changes in parts:
         act = make_act(SimpleNamespace(act=part), run.algo_config.replace(**changes),
                        run.stats)  # as an algorithm

@@ -167,6 +167,29 @@ def test_acting_by_the_greedy_mode_takes_its_mean_and_the_rewarded_sign(bandit_r
     lom.policy_mlp(jax.tree.map(lambda x: x[0], run.state), config.replace(act_by="actor"))
 
 
+def test_acting_by_the_critic_mode_takes_the_mean_the_critic_values_most(bandit_run):
+    """act_by=critic_mode acts by the eligible mu_u(s) with the highest Q_psi(s, mu_u(s))."""
+    states = np.linspace(-0.9, 0.9, 10, dtype=np.float32)[:, None]
+    run = load_run(bandit_run.run_dir, acting={"act_by": "critic_mode"})
+    actions = np.asarray(run.act(run.state, np.broadcast_to(states, (2, 10, 1))))
+    for seed in range(2):
+        state = jax.tree.map(lambda x, i=seed: x[i], run.state)
+        observations = jnp.asarray(run.stats.normalize(states))
+        mixture = state.mdn.apply_fn(state.mdn.params, observations)
+        means = np.clip(np.asarray(mixture.means), -1, 1)                     # (10, M, 1)
+        values = np.stack([np.asarray(q_value(state.critic, state.critic.params, observations,
+                                              jnp.asarray(means[:, u])))
+                           for u in range(means.shape[1])], axis=1)         # (10, M)
+        alpha = np.asarray(jax.nn.softmax(mixture.logits))
+        eligible = (alpha >= run.algo_config.min_mode_weight) | (alpha == alpha.max(-1,
+                                                                                  keepdims=True))
+        best = np.argmax(np.where(eligible, values, -np.inf), axis=1)
+        np.testing.assert_allclose(actions[seed], means[np.arange(10), best], atol=1e-6)
+        assert np.all(np.sign(actions[seed, :, 0]) == np.sign(states[:, 0])), actions[seed]
+    with pytest.raises(ConfigError, match="act_by=critic_mode .* no single MLP"):
+        lom.policy_mlp(jax.tree.map(lambda x: x[0], run.state), run.algo_config)
+
+
 def test_training_logs_the_diagnostics(bandit_run):
     records = RunDir(bandit_run.run_dir).read_metrics()
     behaviour = [r for r in records if r["phase"] == "behaviour"]

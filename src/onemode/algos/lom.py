@@ -16,7 +16,9 @@ choice the paper leaves open: Eq. 7's argmax ranges over the modes the MDN
 gives weight at s (`min_mode_weight`); see `greedy_mode`.
 
 Acting: the paper acts by pi_theta. `act_by="greedy_mode"` acts by mu_u*(s), the mean
-of the mode pi_theta imitates, itself (training unchanged; benchmarks/README.md).
+of the mode pi_theta imitates, itself; `act_by="critic_mode"` by the mean mu_u(s) that
+Q_psi values most, argmax_u Q_psi(s, mu_u(s)), without the hyper-Q's fitting error
+(training unchanged for both; benchmarks/README.md).
 """
 
 from __future__ import annotations
@@ -89,7 +91,9 @@ class Config(AlgoConfig):
     # alpha_u(s) below this carries no data there, and its Q_psi values are extrapolation.
     min_mode_weight: float = 0.05
     # "actor": pi_theta's mean (the paper). "greedy_mode": mu_u*(s) of Eq. 7 itself, which
-    # the actor follows loosely early in training (benchmarks/README.md).
+    # the actor follows loosely early in training. "critic_mode": the eligible mu_u(s) with
+    # the highest Q_psi(s, mu_u(s)); Q_phi picks Q_psi's best mode at only ~60% of states
+    # after 50,000 updates on walker2d (benchmarks/README.md).
     act_by: str = "actor"
 
     def validate(self):
@@ -100,7 +104,7 @@ class Config(AlgoConfig):
         check_choice(self, "hyper_q_input", ("per_mode_outputs", "one_hot"))
         check_choice(self, "advantage_baseline", ("mode_mean", "policy"))
         check_choice(self, "policy_loss", IMITATION_LOSSES)
-        check_choice(self, "act_by", ("actor", "greedy_mode"))
+        check_choice(self, "act_by", ("actor", "greedy_mode", "critic_mode"))
 
 
 class State(NamedTuple):
@@ -263,11 +267,25 @@ def phases(config: Config) -> tuple[Phase, ...]:
 
 
 def act(state: State, observations, config: Config):
-    """pi_theta's mean, or mu_u*(s) (normalised observations in, actions in [-1, 1] out)."""
-    if config.act_by == "greedy_mode":
-        report = mode_report(state, observations, config)
-        return jnp.clip(component_mean(report["mixture"], report["best_mode"]), -1.0, 1.0)
-    return mean_action(state.actor, observations)
+    """pi_theta's mean, or a mode's mean mu_u(s) (normalised observations in, actions in
+    [-1, 1] out)."""
+    if config.act_by == "actor":
+        return mean_action(state.actor, observations)
+    mixture = state.mdn.apply_fn(state.mdn.params, observations)
+    if config.act_by == "critic_mode":
+        values = mean_values(state.critic, observations, mixture)
+    else:
+        values = state.hyper_q.apply_fn(state.hyper_q.params, observations)
+    best_mode = greedy_mode(values, mixture, config.min_mode_weight)
+    return jnp.clip(component_mean(mixture, best_mode), -1.0, 1.0)
+
+
+def mean_values(critic: TrainState, observations, mixture: Mixture):
+    """Q_psi(s, mu_u(s)) for every mode u: (B, M)."""
+    means = jnp.clip(mixture.means, -1.0, 1.0)
+    states = jnp.broadcast_to(observations[..., None, :],
+                              means.shape[:-1] + observations.shape[-1:])
+    return q_value(critic, critic.params, states, means)
 
 
 # ------------------------------------------------------------- introspection
@@ -281,7 +299,7 @@ def mode_report(state: State, observations, config: Config):
 
 def policy_mlp(state: State, config: Config):
     """`act` as layers, for export: the Gaussian's mean MLP, clipped."""
-    if config.act_by == "greedy_mode":
-        raise ConfigError("lom with act_by=greedy_mode acts by comparing its behaviour "
-                          "model's modes with the hyper-Q: no single MLP to export")
+    if config.act_by != "actor":
+        raise ConfigError(f"lom with act_by={config.act_by} acts by comparing its behaviour "
+                          "model's modes: no single MLP to export")
     return mean_policy_mlp(state.actor)
