@@ -12,10 +12,10 @@ their correlation, and the ratio in each fifth of the rows sorted by G (the top 
 the best behaviour in the data, what the hyper-Q's ranking has to recognise).
 
 Then the hyper-Q against its own target (Eq. 17): on --probe dataset states, Q_phi(s, u)
-beside E_{a ~ phi_u} Q_psi(s, a) estimated with --samples draws per component, over
-the components Eq. 7 may pick (alpha_u(s) >= min_mode_weight): how often the two pick
-the same component, the hyper-Q's error on those components, and the value its pick
-gives up, E Q_psi of the best component minus that of the hyper-Q's pick.
+beside E_{a ~ phi_u} Q_psi(s, a) estimated with --samples draws per component, scored
+as lom_hyper_q_samples.py scores it: the hyper-Q's error over every component (rmse),
+how often Eq. 7's pick under it is the pick under E Q_psi (agree), and the E Q_psi its
+pick gives up (regret); also how many components Eq. 7 may pick per state.
 """
 
 import argparse
@@ -23,6 +23,7 @@ import argparse
 import jax
 import jax.numpy as jnp
 import numpy as np
+from lom_hyper_q_samples import hyper_q_scores
 
 from onemode.algos import lom
 from onemode.algos.critics import q_value
@@ -53,8 +54,10 @@ def main():
     parser.add_argument("--rows", type=int, default=50_000, help="rows evaluated, evenly spaced")
     parser.add_argument("--probe", type=int, default=5_000, help="states for the hyper-Q check")
     parser.add_argument("--samples", type=int, default=256,
-                        help="draws per component for E Q_psi")
+                        help="draws per component for E Q_psi, a multiple of 32")
     args = parser.parse_args()
+    if args.samples < 32 or args.samples % 32:
+        parser.error("--samples must be a multiple of 32")
     run = load_run(args.run_dir)
     if run.algo_name != "lom":
         parser.error(f"{args.run_dir} is a {run.algo_name} run, not lom")
@@ -72,7 +75,7 @@ def main():
     print(f"{'seed':>4s} {'mean G':>8s} {'mean Q':>8s} {'Q/G':>6s} {'corr':>6s}   "
           "Q/G per fifth of rows by G (lowest .. highest)")
     for seed in range(len(run.train_config.seeds)):
-        critic = jax.tree.map(lambda x, i=seed: x[i], run.state.critic)
+        critic = run.seed_state(seed).critic
         values = np.asarray(q_value(critic, critic.params, observations, actions), np.float64)
         per_fifth = " ".join(f"{values[f].mean() / target[f].mean():5.2f}" for f in fifths)
         print(f"{seed:4d} {target.mean():8.1f} {values.mean():8.1f} "
@@ -82,35 +85,25 @@ def main():
 
 
 def hyper_q_fit(run, dataset, n_probe: int, samples: int):
-    """Q_phi against Monte-Carlo E Q_psi per component, and the two argmaxes of Eq. 7."""
+    """Q_phi against Monte-Carlo E Q_psi per component (lom_hyper_q_samples.py's scores)."""
     config = run.algo_config
     probe = dataset.observations[:: max(1, len(dataset) // n_probe)][:n_probe]
     observations = jnp.asarray(run.stats.normalize(probe), jnp.float32)
     print(f"hyper-Q on {len(probe)} states, E Q_psi from {samples} draws per component; "
-          f"components with alpha >= {config.min_mode_weight}")
-    print(f"{'seed':>4s} {'same pick':>9s} {'eligible':>8s} {'rmse':>6s} {'mean |E Q|':>10s} "
-          f"{'value given up':>14s}")
+          f"Eq. 7 over components with alpha >= {config.min_mode_weight}")
+    print(f"{'seed':>4s} {'eligible':>8s} {'rmse':>6s} {'agree':>6s} {'regret':>7s}")
     for seed in range(len(run.train_config.seeds)):
-        state = jax.tree.map(lambda x, i=seed: x[i], run.state)
+        state = run.seed_state(seed)
         mixture = state.mdn.apply_fn(state.mdn.params, observations)
-        hyper_values = state.hyper_q.apply_fn(state.hyper_q.params, observations)
-        expected = jnp.zeros_like(hyper_values)
-        for chunk in range(0, samples, 32):  # 32 draws at a time keep the memory small
-            key = jax.random.fold_in(jax.random.PRNGKey(seed), chunk)
-            expected += lom.mode_values(state.critic, observations, mixture, key,
-                                        min(32, samples - chunk)) * min(32, samples - chunk)
-        expected = np.asarray(expected / samples)
-        hyper_pick = np.asarray(lom.greedy_mode(hyper_values, mixture, config.min_mode_weight))
-        best = np.asarray(lom.greedy_mode(jnp.asarray(expected), mixture,
-                                          config.min_mode_weight))
-        alpha = np.asarray(jax.nn.softmax(mixture.logits))
+        truth = jnp.mean(jnp.stack([
+            lom.mode_values(state.critic, observations, mixture, key, 32)
+            for key in jax.random.split(jax.random.PRNGKey(seed), samples // 32)]), axis=0)
+        rmse, agree, regret = hyper_q_scores(state.hyper_q, truth, mixture, observations,
+                                             config.min_mode_weight)
+        alpha = jax.nn.softmax(mixture.logits)
         eligible = (alpha >= config.min_mode_weight) | (alpha == alpha.max(-1, keepdims=True))
-        error = (np.asarray(hyper_values) - expected)[eligible]
-        rows = np.arange(len(probe))
-        given_up = expected[rows, best] - expected[rows, hyper_pick]
-        print(f"{seed:4d} {np.mean(hyper_pick == best):9.1%} {eligible.sum(1).mean():8.1f} "
-              f"{np.sqrt(np.mean(error ** 2)):6.2f} {np.abs(expected[eligible]).mean():10.1f} "
-              f"{given_up.mean():14.2f}", flush=True)
+        print(f"{seed:4d} {float(eligible.sum(-1).mean()):8.1f} {rmse:6.2f} {agree:6.1%} "
+              f"{regret:7.2f}", flush=True)
 
 
 if __name__ == "__main__":
