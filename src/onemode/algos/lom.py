@@ -92,7 +92,7 @@ class Config(AlgoConfig):
     min_mode_weight: float = 0.05
     # "actor": pi_theta's mean (the paper). "greedy_mode": mu_u*(s) of Eq. 7 itself, which
     # the actor follows loosely early in training. "critic_mode": the eligible mu_u(s) with
-    # the highest Q_psi(s, mu_u(s)); Q_phi picks Q_psi's best mode at only ~60% of states
+    # the highest Q_psi(s, mu_u(s)); Q_phi picks Q_psi's best mode at only 51-61% of states
     # after 50,000 updates on walker2d (benchmarks/README.md).
     act_by: str = "actor"
 
