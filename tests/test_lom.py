@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -29,6 +31,7 @@ SMALL = dict(hidden=(64, 64), n_components=4, batch_size=128, mdn_steps=3000, hy
     ({"min_mode_weight": 1.0}, "min_mode_weight"),
     ({"imitation_noise": -0.1}, "imitation_noise"),
     ({"act_by": "heaviest_mode"}, "act_by"),
+    ({"best_mode_by": "q"}, "best_mode_by"),
     ({"n_components": "ten"}, "n_components"),
     ({"n_components": 2.5}, "n_components"),
 ])
@@ -98,6 +101,37 @@ def test_greedy_mode_ignores_components_without_weight_at_the_state():
     values = jnp.array([[1.0, 2.0, 9.0], [5.0, 7.0, 0.0]])
     np.testing.assert_array_equal(lom.greedy_mode(values, mixture, 0.05), [1, 2])
     np.testing.assert_array_equal(lom.greedy_mode(values, mixture, 0.0), [2, 1])
+
+
+def test_training_teaches_the_mode_its_ranking_values_most():
+    """Eq. 7 in the update: Q_phi's argmax by default, Q_psi(s, mu_u(s))'s with
+    best_mode_by=critic; here the two disagree."""
+    from onemode.data import Dataset, to_device
+    batch = to_device(Dataset.from_arrays({
+        "observations": np.zeros((4, 1), np.float32), "actions": np.zeros((4, 1)),
+        "rewards": np.ones(4), "terminals": [0, 0, 0, 1], "timeouts": np.zeros(4)}))
+    means = jnp.array([[-0.5], [0.0], [0.4]])
+
+    def fixed_mixture(params, observations):
+        batch_shape = observations.shape[:-1]
+        return Mixture(jnp.zeros(batch_shape + (3,)), jnp.broadcast_to(means, batch_shape + (3, 1)),
+                       jnp.full(batch_shape + (3, 1), -3.0))
+
+    def linear_q(params, observations, actions):  # Q_psi(s, a) = 2a: mode 2 is best
+        return (2.0 * actions[..., 0])[None]
+
+    def hyper_q_prefers_mode_0(params, observations):
+        return jnp.broadcast_to(jnp.array([1.0, 0.0, -1.0]), observations.shape[:-1] + (3,))
+
+    for best_mode_by, expected in (("hyper_q", [1, 0, 0]), ("critic", [0, 0, 1])):
+        config = lom.Config(hidden=(8,), n_components=3, best_mode_by=best_mode_by)
+        state = lom.init(jax.random.PRNGKey(0), 1, 1, config)
+        state = state._replace(mdn=state.mdn.replace(apply_fn=fixed_mixture),
+                               critic=state.critic.replace(apply_fn=linear_q),
+                               hyper_q=state.hyper_q.replace(apply_fn=hyper_q_prefers_mode_0))
+        _, metrics = jax.jit(partial(lom.update, config=config))(state, batch,
+                                                                 jax.random.PRNGKey(1))
+        np.testing.assert_allclose(np.asarray(metrics["mode_frequency"]), expected)
 
 
 def test_sarsa_target_never_bootstraps_past_an_episode():

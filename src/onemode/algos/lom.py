@@ -18,7 +18,8 @@ gives weight at s (`min_mode_weight`); see `greedy_mode`.
 Acting: the paper acts by pi_theta. `act_by="greedy_mode"` acts by mu_u*(s), the mean
 of the mode pi_theta imitates, itself; `act_by="critic_mode"` by the mean mu_u(s) that
 Q_psi values most, argmax_u Q_psi(s, mu_u(s)), without the hyper-Q's fitting error
-(training unchanged for both; benchmarks/README.md).
+(training unchanged for both; benchmarks/README.md). `best_mode_by="critic"` trains
+pi_theta on that same pick: Eq. 7's argmax over Q_psi(s, mu_u(s)) instead of Q_phi.
 """
 
 from __future__ import annotations
@@ -95,6 +96,9 @@ class Config(AlgoConfig):
     # the highest Q_psi(s, mu_u(s)); Q_phi picks Q_psi's best mode at only 51-61% of states
     # after 50,000 updates on walker2d (benchmarks/README.md).
     act_by: str = "actor"
+    # Eq. 7's ranking in training: "hyper_q" (the paper), or "critic": Q_psi(s, mu_u(s)),
+    # M critic evaluations a state; the hyper-Q still trains, for reports.
+    best_mode_by: str = "hyper_q"
 
     def validate(self):
         check(self.hyper_q_samples >= 1, "hyper_q_samples must be >= 1")
@@ -105,6 +109,7 @@ class Config(AlgoConfig):
         check_choice(self, "advantage_baseline", ("mode_mean", "policy"))
         check_choice(self, "policy_loss", IMITATION_LOSSES)
         check_choice(self, "act_by", ("actor", "greedy_mode", "critic_mode"))
+        check_choice(self, "best_mode_by", ("hyper_q", "critic"))
 
 
 class State(NamedTuple):
@@ -244,8 +249,8 @@ def update(state: State, batch, key, config: Config):
     hyper_q, hyper_metrics = update_hyper_q(state, batch.observations, targets)
     state = state._replace(hyper_q=hyper_q)
 
-    best_mode = greedy_mode(hyper_q.apply_fn(hyper_q.params, batch.observations), mixture,
-                            config.min_mode_weight)
+    ranking = mode_ranking(state, batch.observations, mixture, config.best_mode_by)
+    best_mode = greedy_mode(ranking, mixture, config.min_mode_weight)
     actor, actor_metrics = update_actor(state, batch.observations, mixture, best_mode, k_actor,
                                         config)
 
@@ -272,10 +277,8 @@ def act(state: State, observations, config: Config):
     if config.act_by == "actor":
         return mean_action(state.actor, observations)
     mixture = state.mdn.apply_fn(state.mdn.params, observations)
-    if config.act_by == "critic_mode":
-        values = mean_values(state.critic, observations, mixture)
-    else:
-        values = state.hyper_q.apply_fn(state.hyper_q.params, observations)
+    ranked_by = "critic" if config.act_by == "critic_mode" else config.best_mode_by
+    values = mode_ranking(state, observations, mixture, ranked_by)
     best_mode = greedy_mode(values, mixture, config.min_mode_weight)
     return jnp.clip(component_mean(mixture, best_mode), -1.0, 1.0)
 
@@ -288,11 +291,19 @@ def mean_values(critic: TrainState, observations, mixture: Mixture):
     return q_value(critic, critic.params, states, means)
 
 
+def mode_ranking(state: State, observations, mixture: Mixture, ranked_by: str):
+    """The values Eq. 7's argmax ranks the modes by: Q_phi(s, u), or Q_psi(s, mu_u(s))."""
+    if ranked_by == "critic":
+        return mean_values(state.critic, observations, mixture)
+    return state.hyper_q.apply_fn(state.hyper_q.params, observations)
+
+
 # ------------------------------------------------------------- introspection
 def mode_report(state: State, observations, config: Config):
-    """Per state: the mixture, the hyper-Q value of every mode and the greedy mode."""
+    """Per state: the mixture, every mode's value (as training ranks them) and the greedy
+    mode."""
     mixture = state.mdn.apply_fn(state.mdn.params, observations)
-    values = state.hyper_q.apply_fn(state.hyper_q.params, observations)
+    values = mode_ranking(state, observations, mixture, config.best_mode_by)
     return {"mixture": mixture, "mode_values": values,
             "best_mode": greedy_mode(values, mixture, config.min_mode_weight)}
 
