@@ -100,8 +100,7 @@ def hyper_q_fit(run, dataset, n_probe: int, samples: int):
             for key in jax.random.split(jax.random.PRNGKey(seed), samples // 32)]), axis=0)
         rmse, agree, regret = hyper_q_scores(state.hyper_q, truth, mixture, observations,
                                              config.min_mode_weight)
-        alpha = jax.nn.softmax(mixture.logits)
-        eligible = (alpha >= config.min_mode_weight) | (alpha == alpha.max(-1, keepdims=True))
+        eligible = lom.eligible_modes(mixture, config.min_mode_weight)
         print(f"{seed:4d} {float(eligible.sum(-1).mean()):8.1f} {rmse:6.2f} {agree:6.1%} "
               f"{regret:7.2f}", flush=True)
 

@@ -219,6 +219,9 @@ def test_acting_by_the_critic_mode_takes_the_mean_the_critic_values_most(bandit_
                                                                                   keepdims=True))
         best = np.argmax(np.where(eligible, values, -np.inf), axis=1)
         np.testing.assert_allclose(actions[seed], means[np.arange(10), best], atol=1e-6)
+        # the report names the mode the policy acts by, not the hyper-Q's
+        np.testing.assert_array_equal(np.asarray(run.mode_report(states, seed)["best_mode"]),
+                                      best)
         assert np.all(np.sign(actions[seed, :, 0]) == np.sign(states[:, 0])), actions[seed]
     with pytest.raises(ConfigError, match="act_by=critic_mode .* no single MLP"):
         lom.policy_mlp(jax.tree.map(lambda x: x[0], run.state), run.algo_config)

@@ -207,11 +207,16 @@ def update_hyper_q(state: State, observations, targets):
 def greedy_mode(hyper_values, mixture: Mixture, min_mode_weight: float):
     """Eq. 7: u* = argmax_u Q_phi(s, u) over the modes with alpha_u(s) >= min_mode_weight.
 
-    The heaviest mode is always eligible, so every state has a u*.
     """
-    alpha = jax.nn.softmax(mixture.logits)
-    eligible = (alpha >= min_mode_weight) | (alpha == alpha.max(axis=-1, keepdims=True))
+    eligible = eligible_modes(mixture, min_mode_weight)
     return jnp.argmax(jnp.where(eligible, hyper_values, -jnp.inf), axis=-1)
+
+
+def eligible_modes(mixture: Mixture, min_mode_weight: float):
+    """The modes with alpha_u(s) >= min_mode_weight, and the heaviest always (so every
+    state has a u*): (..., M) booleans."""
+    alpha = jax.nn.softmax(mixture.logits)
+    return (alpha >= min_mode_weight) | (alpha == alpha.max(axis=-1, keepdims=True))
 
 
 def update_actor(state: State, observations, mixture: Mixture, best_mode, key, config: Config):
@@ -277,8 +282,7 @@ def act(state: State, observations, config: Config):
     if config.act_by == "actor":
         return mean_action(state.actor, observations)
     mixture = state.mdn.apply_fn(state.mdn.params, observations)
-    ranked_by = "critic" if config.act_by == "critic_mode" else config.best_mode_by
-    values = mode_ranking(state, observations, mixture, ranked_by)
+    values = mode_ranking(state, observations, mixture, _ranked_by(config))
     best_mode = greedy_mode(values, mixture, config.min_mode_weight)
     return jnp.clip(component_mean(mixture, best_mode), -1.0, 1.0)
 
@@ -291,6 +295,11 @@ def mean_values(critic: TrainState, observations, mixture: Mixture):
     return q_value(critic, critic.params, states, means)
 
 
+def _ranked_by(config: Config) -> str:
+    """The ranking the policy follows: the critic's when acting by it, else training's."""
+    return "critic" if config.act_by == "critic_mode" else config.best_mode_by
+
+
 def mode_ranking(state: State, observations, mixture: Mixture, ranked_by: str):
     """The values Eq. 7's argmax ranks the modes by: Q_phi(s, u), or Q_psi(s, mu_u(s))."""
     if ranked_by == "critic":
@@ -300,10 +309,10 @@ def mode_ranking(state: State, observations, mixture: Mixture, ranked_by: str):
 
 # ------------------------------------------------------------- introspection
 def mode_report(state: State, observations, config: Config):
-    """Per state: the mixture, every mode's value (as training ranks them) and the greedy
-    mode."""
+    """Per state: the mixture, every mode's value as the policy ranks them (`_ranked_by`)
+    and the greedy mode."""
     mixture = state.mdn.apply_fn(state.mdn.params, observations)
-    values = mode_ranking(state, observations, mixture, config.best_mode_by)
+    values = mode_ranking(state, observations, mixture, _ranked_by(config))
     return {"mixture": mixture, "mode_values": values,
             "best_mode": greedy_mode(values, mixture, config.min_mode_weight)}
 
