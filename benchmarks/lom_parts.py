@@ -6,7 +6,8 @@
 Three policies from the same checkpoint, each rolled out for every seed from the
 evaluation start states:
   actor          pi_theta's mean: LOM as trained (Eq. 18)
-  greedy mode    the mean of the MDN component the hyper-Q picks, mu_u*(s) (Eq. 7):
+  greedy mode    the mean of the MDN component the actor imitates, mu_u*(s) (Eq. 7; the
+                 hyper-Q's pick, or the critic's in a run with best_mode_by=critic):
                  LOM with act_by=greedy_mode (--min-mode-weights: also with the pick
                  restricted to heavier components)
   heaviest mode  the mean of the MDN's most probable component: the MDN baseline's
