@@ -205,12 +205,11 @@ def update_hyper_q(state: State, observations, targets):
     return state.hyper_q.apply_gradients(grads=grads), {"hyper_q_loss": loss}
 
 
-def greedy_mode(hyper_values, mixture: Mixture, min_mode_weight: float):
-    """Eq. 7: u* = argmax_u Q_phi(s, u) over the modes with alpha_u(s) >= min_mode_weight.
-
-    """
+def greedy_mode(values, mixture: Mixture, min_mode_weight: float):
+    """Eq. 7: u* = argmax_u of the modes' values (Q_phi(s, u) in the paper; `mode_ranking`)
+    over the eligible modes (`eligible_modes`)."""
     eligible = eligible_modes(mixture, min_mode_weight)
-    return jnp.argmax(jnp.where(eligible, hyper_values, -jnp.inf), axis=-1)
+    return jnp.argmax(jnp.where(eligible, values, -jnp.inf), axis=-1)
 
 
 def eligible_modes(mixture: Mixture, min_mode_weight: float):
