@@ -97,7 +97,7 @@ class Config(AlgoConfig):
     # after 50,000 updates on walker2d (benchmarks/README.md).
     act_by: str = "actor"
     # Eq. 7's ranking in training: "hyper_q" (the paper), or "critic": Q_psi(s, mu_u(s)),
-    # M critic evaluations a state; the hyper-Q still trains, for reports. The actor
+    # M critic evaluations a state; the hyper-Q still trains but nothing reads it. The actor
     # scored the same taught either way on hopper and walker2d (benchmarks/README.md).
     best_mode_by: str = "hyper_q"
 
