@@ -39,8 +39,10 @@ def picked_component(state, observations, config):
     return component_mean(report["mixture"], report["best_mode"]), report
 
 
-def train_actor(state, key, observations, act_dim: int, updates: int, target: str, config):
-    """A fresh actor trained `updates` times on the frozen teacher in `state`."""
+def train_actor(state, key, observations, act_dim: int, updates: int, target: str, config,
+                teacher=picked_component):
+    """A fresh actor trained `updates` times on the frozen teacher in `state`
+    (`teacher(state, observations, config)` -> mu_u*(s), {"mixture", "best_mode"})."""
     k_init, k_train = jax.random.split(key)
     fresh = lom.init(k_init, observations.shape[-1], act_dim, config).actor
     state = state._replace(actor=fresh)
@@ -49,7 +51,7 @@ def train_actor(state, key, observations, act_dim: int, updates: int, target: st
         k_rows, k_actor = jax.random.split(key)
         rows = jax.random.randint(k_rows, (config.batch_size,), 0, observations.shape[0])
         batch = observations[rows]
-        mode_mean, report = picked_component(state, batch, config)
+        mode_mean, report = teacher(state, batch, config)
         if target == "eq18":
             actor, _ = lom.update_actor(state, batch, report["mixture"], report["best_mode"],
                                         k_actor, config)
