@@ -8,6 +8,9 @@ teacher for `--updates` minibatches of the run's dataset, once per imitation tar
   eq18       LOM's own actor update (Eq. 18 with the run's config): a_hat ~ phi_u*(s),
              weighted by exp_clip(A / beta)
   mode-mean  the picked component's mean mu_u*(s) itself, weight 1: no sampling, no weights
+  nearer-of-two  of the two eligible modes valued highest, the mean nearer to the actor's
+             own action, weight 1: where the pick switches between near-tied modes
+             (`lom_imitation_gap.py`), the actor keeps to the one it is at
 Each is scored as `lom_parts.py` scores the run's parts (same evaluation start states),
 with its mean distance per action dimension from mu_u*(s) on 5,000 dataset states.
 If a fresh eq18 actor on the frozen teacher lands where the trained actor did, the
@@ -30,13 +33,28 @@ from onemode.data import load_data
 from onemode.evaluate import rollout_seeds
 from onemode.policy import load_run, make_act
 
-TARGETS = ("eq18", "mode-mean")
+TARGETS = ("eq18", "mode-mean", "nearer-of-two")
 
 
 def picked_component(state, observations, config):
     """mu_u*(s) and u* at each state (Eq. 7)."""
     report = lom.mode_report(state, observations, config)
     return component_mean(report["mixture"], report["best_mode"]), report
+
+
+def nearer_of_two(state, observations, report, config):
+    """Of the two eligible modes valued highest, the clipped mean nearer to the actor's
+    action (the one mode where only one is eligible)."""
+    mixture = report["mixture"]
+    eligible = lom.eligible_modes(mixture, config.min_mode_weight)
+    values, top_two = jax.lax.top_k(jnp.where(eligible, report["mode_values"], -jnp.inf), 2)
+    means = jnp.clip(jnp.take_along_axis(mixture.means, top_two[..., None], axis=-2), -1, 1)
+    action = lom.mean_action(state.actor, observations)
+    distance = jnp.abs(means - action[..., None, :]).sum(axis=-1)
+    distance = jnp.where(jnp.isfinite(values), distance, jnp.inf)
+    return jax.lax.stop_gradient(
+        jnp.take_along_axis(means, jnp.argmin(distance, axis=-1)[..., None, None],
+                            axis=-2)[..., 0, :])
 
 
 def train_actor(state, key, observations, act_dim: int, updates: int, target: str, config,
@@ -55,6 +73,10 @@ def train_actor(state, key, observations, act_dim: int, updates: int, target: st
         if target == "eq18":
             actor, _ = lom.update_actor(state, batch, report["mixture"], report["best_mode"],
                                         k_actor, config)
+        elif target == "nearer-of-two":
+            actor, _ = weighted_imitation(state.actor, batch,
+                                          nearer_of_two(state, batch, report, config), None,
+                                          config.policy_loss)
         else:
             actor, _ = weighted_imitation(state.actor, batch, jnp.clip(mode_mean, -1, 1),
                                           None, config.policy_loss)
