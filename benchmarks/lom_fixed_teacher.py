@@ -60,7 +60,8 @@ def nearer_of_two(state, observations, report, config):
 def train_actor(state, key, observations, act_dim: int, updates: int, target: str, config,
                 teacher=picked_component):
     """A fresh actor trained `updates` times on the frozen teacher in `state`
-    (`teacher(state, observations, config)` -> mu_u*(s), {"mixture", "best_mode"})."""
+    (`teacher(state, observations, config)` -> mu_u*(s), {"mixture", "best_mode"}, and
+    "mode_values" for the nearer-of-two target)."""
     k_init, k_train = jax.random.split(key)
     fresh = lom.init(k_init, observations.shape[-1], act_dim, config).actor
     state = state._replace(actor=fresh)
