@@ -28,9 +28,9 @@ import argparse
 import jax
 import jax.numpy as jnp
 import numpy as np
+from lom_fixed_teacher import picked_component
 
 from onemode.algos import lom
-from onemode.algos.mixture import component_mean
 from onemode.data import load_data
 from onemode.evaluate import rollout_seeds
 from onemode.policy import load_run
@@ -40,8 +40,8 @@ BLOCKS = 20
 
 def teacher_and_actor(state, observations, config):
     """mu_u*(s) (clipped as acting clips it), u*, pi_theta's mean and the mode report."""
-    report = lom.mode_report(state, observations, config)
-    teacher = jnp.clip(component_mean(report["mixture"], report["best_mode"]), -1.0, 1.0)
+    mode_mean, report = picked_component(state, observations, config)
+    teacher = jnp.clip(mode_mean, -1.0, 1.0)
     return teacher, report["best_mode"], lom.mean_action(state.actor, observations), report
 
 
