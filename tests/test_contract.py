@@ -42,6 +42,8 @@ def small_config(name: str):
             values[field.name] = PRE_STEPS
         if field.name == "n_components":
             values[field.name] = 3
+        if field.name == "actor_hidden":  # a policy deeper than the rest saves, exports, resumes
+            values[field.name] = (16, 8, 16)
     return config_class.from_dict(values)
 
 
@@ -69,7 +71,7 @@ def test_config_round_trips_through_json(name):
     assert set(type(config).ACTING) <= set(config.to_dict())  # `onemode eval --set` options
 
 
-INVALID = {"hidden": (0,), "batch_size": 0, "discount": 1.0, "beta": 0.0, "weight_clip": 0.0,
+INVALID = {"hidden": (0,), "actor_hidden": (8, 0), "batch_size": 0, "discount": 1.0, "beta": 0.0, "weight_clip": 0.0,
            "polyak": 1.0, "target_update_every": 0, "n_critics": 0, "n_components": 0,
            "value_samples": 0, "act_candidates": 0}
 
@@ -88,6 +90,27 @@ def test_an_option_two_algorithms_share_is_declared_once_and_checked_everywhere(
         for name in algos:
             with pytest.raises(ConfigError, match=option):
                 get_algo(name).Config.from_dict({option: bad})
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if "actor_hidden" in
+                                  {f.name for f in dataclasses.fields(get_algo(n).Config)}])
+def test_actor_hidden_sizes_the_policy_network_alone(name):
+    algo = get_algo(name)
+    config = algo.Config.from_dict({"hidden": "16,16", "actor_hidden": "8,8,8"})
+    state = algo.init(jax.random.PRNGKey(0), 3, 2, config)
+    widths = {net: [k.shape for k in _kernels(getattr(state, net).params)]
+              for net in ("actor", "critic")}
+    assert widths["actor"] == [(3, 8), (8, 8), (8, 8), (8, 2)]
+    assert all(shape[-1] == 16 for shape in widths["critic"][:-1])
+    # empty ("" on the command line): the policy takes `hidden`
+    default = algo.init(jax.random.PRNGKey(0), 3, 2, config.replace(actor_hidden=""))
+    assert [k.shape for k in _kernels(default.actor.params)] == [(3, 16), (16, 16), (16, 2)]
+
+
+def _kernels(params) -> list:
+    """A network's dense kernels, input layer first."""
+    paths = jax.tree_util.tree_flatten_with_path(params)[0]
+    return [leaf for path, leaf in paths if "kernel" in jax.tree_util.keystr(path)]
 
 
 def test_no_algorithm_module_imports_another():

@@ -32,8 +32,12 @@ def _unit_interval(value) -> bool:
 
 
 SHARED_OPTIONS: dict[str, SharedOption] = {
-    "hidden": SharedOption("hidden-layer widths of every network of the algorithm",
-                           lambda v: len(v) >= 1 and min(v) >= 1, "at least one positive width"),
+    "hidden": SharedOption("hidden-layer widths of every network of the algorithm that has no "
+                           "widths of its own", lambda v: len(v) >= 1 and min(v) >= 1,
+                           "at least one positive width"),
+    "actor_hidden": SharedOption("hidden-layer widths of the policy network pi_theta; empty: "
+                                 "`hidden`", lambda v: min(v, default=1) >= 1,
+                                 "positive widths, or none to take `hidden`"),
     "batch_size": SharedOption("transitions per update", lambda v: v >= 1, ">= 1"),
     "discount": SharedOption("gamma of every Bellman target", _unit_interval, "in [0, 1)"),
     "beta": SharedOption("advantage temperature: actions weighted by exp(A / beta)", _positive,
@@ -137,7 +141,9 @@ def _coerce(name: str, value, hint):
                 raise ValueError(value)
             return value.lower() in ("true", "1")
         if typing.get_origin(hint) is tuple:
-            items = value.split(",") if isinstance(value, str) else value
+            if isinstance(value, str):  # "512,512"; "" is the empty tuple
+                value = value.split(",") if value.strip() else ()
+            items = value
             return tuple(int(v) for v in items)
         if hint in (int, float, str):
             if hint is int and isinstance(value, float) and not value.is_integer():

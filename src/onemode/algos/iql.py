@@ -56,6 +56,7 @@ class Config(AlgoConfig):
     """
 
     hidden: tuple[int, ...] = (256, 256)
+    actor_hidden: tuple[int, ...] = ()    # pi_theta's own widths; empty: `hidden`
     batch_size: int = 256
     discount: float = 0.99
     expectile: float = 0.7        # tau, Eq. 5
@@ -89,7 +90,7 @@ def init(key, obs_dim: int, act_dim: int, config: Config) -> State:
         value=make_state(ValueNet(config.hidden), k_value, config.value_lr, obs),
         critic=critic,
         critic_target=critic.params,
-        actor=make_state(GaussianPolicy(config.hidden, act_dim), k_actor, config.actor_lr, obs),
+        actor=make_state(GaussianPolicy(config.actor_hidden or config.hidden, act_dim), k_actor, config.actor_lr, obs),
         step=jnp.zeros((), jnp.int32),
     )
 

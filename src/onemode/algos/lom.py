@@ -64,6 +64,10 @@ class Config(AlgoConfig):
 
     n_components: int = 10            # M
     hidden: tuple[int, ...] = (512, 512)
+    # pi_theta's own widths (empty: `hidden`, the paper's). On walker2d a 256-256 actor
+    # averages across the pick's switches between modes; a deeper one follows them
+    # closer (benchmarks/README.md, "Where the actor parts from its teacher").
+    actor_hidden: tuple[int, ...] = ()
     batch_size: int = 256
     discount: float = 0.99
     beta: float = 5.0                 # advantage temperature, Eq. 18
@@ -146,7 +150,7 @@ def _networks(act_dim: int, config: Config):
         critic=QEnsemble(config.hidden, config.n_critics),
         hyper_q=HyperQ(config.hidden, config.n_components,
                        one_hot=config.hyper_q_input == "one_hot"),
-        actor=GaussianPolicy(config.hidden, act_dim),
+        actor=GaussianPolicy(config.actor_hidden or config.hidden, act_dim),
     )
 
 

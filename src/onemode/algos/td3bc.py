@@ -58,6 +58,7 @@ class Config(AlgoConfig):
     """
 
     hidden: tuple[int, ...] = (256, 256)
+    actor_hidden: tuple[int, ...] = ()    # the actor's own widths; empty: `hidden`
     batch_size: int = 256
     discount: float = 0.99
     q_weight: float = 2.5         # alpha, Eq. 4: lambda = alpha / mean|Q|
@@ -85,7 +86,7 @@ class State(NamedTuple):
 def init(key, obs_dim: int, act_dim: int, config: Config) -> State:
     obs, act = jnp.zeros((1, obs_dim)), jnp.zeros((1, act_dim))
     k_actor, k_critic = jax.random.split(key)
-    actor = make_state(DeterministicPolicy(config.hidden, act_dim), k_actor, config.actor_lr, obs)
+    actor = make_state(DeterministicPolicy(config.actor_hidden or config.hidden, act_dim), k_actor, config.actor_lr, obs)
     critic = make_state(QEnsemble(config.hidden, config.n_critics), k_critic, config.critic_lr,
                         obs, act)
     return State(actor, actor.params, critic, critic.params, jnp.zeros((), jnp.int32))
