@@ -71,9 +71,9 @@ def test_config_round_trips_through_json(name):
     assert set(type(config).ACTING) <= set(config.to_dict())  # `onemode eval --set` options
 
 
-INVALID = {"hidden": (0,), "actor_hidden": (8, 0), "batch_size": 0, "discount": 1.0, "beta": 0.0, "weight_clip": 0.0,
-           "polyak": 1.0, "target_update_every": 0, "n_critics": 0, "n_components": 0,
-           "value_samples": 0, "act_candidates": 0}
+INVALID = {"hidden": (0,), "actor_hidden": (8, 0), "batch_size": 0, "discount": 1.0, "beta": 0.0,
+           "weight_clip": 0.0, "polyak": 1.0, "target_update_every": 0, "n_critics": 0,
+           "n_components": 0, "value_samples": 0, "act_candidates": 0}
 
 
 def test_an_option_two_algorithms_share_is_declared_once_and_checked_everywhere():

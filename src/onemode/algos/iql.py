@@ -90,7 +90,8 @@ def init(key, obs_dim: int, act_dim: int, config: Config) -> State:
         value=make_state(ValueNet(config.hidden), k_value, config.value_lr, obs),
         critic=critic,
         critic_target=critic.params,
-        actor=make_state(GaussianPolicy(config.actor_hidden or config.hidden, act_dim), k_actor, config.actor_lr, obs),
+        actor=make_state(GaussianPolicy(config.actor_hidden or config.hidden, act_dim), k_actor,
+                         config.actor_lr, obs),
         step=jnp.zeros((), jnp.int32),
     )
 

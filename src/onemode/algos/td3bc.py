@@ -86,7 +86,8 @@ class State(NamedTuple):
 def init(key, obs_dim: int, act_dim: int, config: Config) -> State:
     obs, act = jnp.zeros((1, obs_dim)), jnp.zeros((1, act_dim))
     k_actor, k_critic = jax.random.split(key)
-    actor = make_state(DeterministicPolicy(config.actor_hidden or config.hidden, act_dim), k_actor, config.actor_lr, obs)
+    actor = make_state(DeterministicPolicy(config.actor_hidden or config.hidden, act_dim), k_actor,
+                       config.actor_lr, obs)
     critic = make_state(QEnsemble(config.hidden, config.n_critics), k_critic, config.critic_lr,
                         obs, act)
     return State(actor, actor.params, critic, critic.params, jnp.zeros((), jnp.int32))
