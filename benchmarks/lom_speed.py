@@ -59,8 +59,8 @@ def synthetic_dataset(seed: int = 0) -> Dataset:
 
 
 def measure(config: lom.Config, data, n_seeds: int, updates: int, phase: int = 1):
-    update = lom.phases(config)[phase].update
-    update_many = make_update_many(update, config.batch_size)
+    chosen = lom.phases(config)[phase]
+    update_many = make_update_many(chosen.update, chosen.batch_size or config.batch_size)
     keys = jax.random.split(jax.random.PRNGKey(0), n_seeds)
     state = jax.jit(jax.vmap(lambda k: lom.init(k, OBS_DIM, ACT_DIM, config)))(keys)
     # XLA's cost analysis counts a scan's body once, whatever its length: one update.
@@ -80,7 +80,8 @@ def wall_clock(name: str, config, data, n_seeds: int, updates: int, cap: float,
     tic = time.perf_counter()
     keys = jax.random.split(jax.random.PRNGKey(0), n_seeds)
     state = jax.jit(jax.vmap(lambda k: algo.init(k, OBS_DIM, ACT_DIM, config)))(keys)
-    update_many = make_update_many(algo.phases(config)[-1].update, config.batch_size)
+    main = algo.phases(config)[-1]
+    update_many = make_update_many(main.update, main.batch_size or config.batch_size)
     state, keys, _ = update_many(state, keys, data, chunk)
     jax.block_until_ready(keys)
     first = time.perf_counter() - tic

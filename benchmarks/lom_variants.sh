@@ -26,6 +26,9 @@ declare -A variants=(
   [lr-1e-3]="--set actor_lr=1e-3 --set hyper_q_lr=1e-3"
   [mdn-100k]="--set mdn_steps=100000"
   [target-every-1]="--set target_update_every=1"
+  # the authors' behaviour model: 512-512 (beside 256-256 networks), means bounded by tanh
+  [mdn-authors]="--set mdn_hidden=512,512 --set mdn_tanh_means=true"
+  [hyper-q-batch-1024]="--set hyper_q_batch_size=1024"
   [authors]="${authors[*]}"
 )
 for name in ${VARIANTS:-defaults beta-0.2 policy-baseline lr-1e-3 mdn-100k authors}; do

@@ -44,6 +44,10 @@ def small_config(name: str):
             values[field.name] = 3
         if field.name == "actor_hidden":  # a policy deeper than the rest saves, exports, resumes
             values[field.name] = (16, 8, 16)
+        if field.name == "mdn_hidden":    # so does a behaviour model of its own size
+            values[field.name] = (24, 24)
+        if field.name == "hyper_q_batch_size":  # and a phase that draws more rows than the rest
+            values[field.name] = 64
     return config_class.from_dict(values)
 
 
@@ -105,6 +109,18 @@ def test_actor_hidden_sizes_the_policy_network_alone(name):
     # empty ("" on the command line): the policy takes `hidden`
     default = algo.init(jax.random.PRNGKey(0), 3, 2, config.replace(actor_hidden=""))
     assert [k.shape for k in _kernels(default.actor.params)] == [(3, 16), (16, 16), (16, 2)]
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if "mdn_hidden" in
+                                  {f.name for f in dataclasses.fields(get_algo(n).Config)}])
+def test_mdn_hidden_sizes_the_behaviour_model_alone(name):
+    algo = get_algo(name)
+    config = algo.Config.from_dict({"hidden": "16,16", "mdn_hidden": "32,32", "n_components": 2})
+    state = algo.init(jax.random.PRNGKey(0), 3, 2, config)
+    assert [k.shape for k in _kernels(state.mdn.params)] == [(3, 32), (32, 32), (32, 10)]
+    assert all(k.shape[-1] == 16 for k in _kernels(state.critic.params)[:-1])
+    default = algo.init(jax.random.PRNGKey(0), 3, 2, config.replace(mdn_hidden=""))
+    assert [k.shape for k in _kernels(default.mdn.params)][:2] == [(3, 16), (16, 16)]
 
 
 def _kernels(params) -> list:

@@ -34,6 +34,8 @@ SMALL = dict(hidden=(64, 64), n_components=4, batch_size=128, mdn_steps=3000, hy
     ({"best_mode_by": "q"}, "best_mode_by"),
     ({"n_components": "ten"}, "n_components"),
     ({"n_components": 2.5}, "n_components"),
+    ({"hyper_q_batch_size": -1}, "hyper_q_batch_size"),
+    ({"mdn_hidden": (8, 0)}, "mdn_hidden"),
 ])
 def test_invalid_config_is_refused_with_the_option_named(values, message):
     with pytest.raises(ConfigError, match=message):
@@ -50,6 +52,8 @@ def test_the_authors_preset_starts_from_their_settings_and_set_overrides_it():
     assert (config.advantage_baseline, config.hyper_q_input, config.actor_lr) == (
         "policy", "one_hot", 1e-3)
     assert config.beta == 0.5 and config.n_components == lom.Config().n_components
+    assert (config.hidden, config.mdn_hidden, config.mdn_tanh_means,
+            config.hyper_q_batch_size) == ((256, 256), (512, 512), True, 1024)
     # a saved run's config is whole: read back without the preset, it is the same
     assert lom.Config.from_dict(config.to_dict()) == config
     with pytest.raises(ConfigError, match="no preset 'author' for Config; presets: authors"):
@@ -132,6 +136,47 @@ def test_training_teaches_the_mode_its_ranking_values_most():
         _, metrics = jax.jit(partial(lom.update, config=config))(state, batch,
                                                                  jax.random.PRNGKey(1))
         np.testing.assert_allclose(np.asarray(metrics["mode_frequency"]), expected)
+
+
+def test_mdn_tanh_means_bounds_the_behaviour_models_means():
+    config = lom.Config.from_dict({"hidden": "16,16", "n_components": 2})
+    state = lom.init(jax.random.PRNGKey(0), 3, 2, config)
+    # far from the data the linear means leave the action box; tanh keeps them inside
+    far = jnp.full((64, 3), 1e4) * jax.random.normal(jax.random.PRNGKey(1), (64, 3))
+    linear = state.mdn.apply_fn(state.mdn.params, far).means
+    bounded = lom.init(jax.random.PRNGKey(0), 3, 2, config.replace(mdn_tanh_means=True))
+    tanh_means = bounded.mdn.apply_fn(bounded.mdn.params, far).means
+    assert float(jnp.abs(linear).max()) > 1.0 and float(jnp.abs(tanh_means).max()) <= 1.0
+    np.testing.assert_allclose(np.asarray(tanh_means), np.tanh(np.asarray(linear)), rtol=1e-5)
+
+
+def test_the_hyper_q_learns_from_its_own_larger_batch():
+    """hyper_q_batch_size: the engine draws that many rows; Q_psi and pi_theta learn
+    from the first batch_size of them, Q_phi from all."""
+    from onemode.data import Dataset, to_device
+    rng = np.random.default_rng(0)
+    batch = to_device(Dataset.from_arrays({
+        "observations": rng.normal(size=(32, 2)), "actions": rng.uniform(-1, 1, (32, 1)),
+        "rewards": np.ones(32), "terminals": np.arange(32) == 31, "timeouts": np.zeros(32)}))
+    # the same first 8 rows, other states after them
+    other_tail = batch._replace(observations=batch.observations.at[8:].multiply(-1.0))
+
+    # pi_theta's pick by Q_psi, so that its teacher does not hang on Q_phi's rows
+    config = lom.Config(hidden=(8,), n_components=2, batch_size=8, hyper_q_batch_size=32,
+                        best_mode_by="critic")
+    assert lom.phases(config)[-1].batch_size == 32
+    assert lom.phases(config.replace(hyper_q_batch_size=0))[-1].batch_size == 8
+    state = lom.init(jax.random.PRNGKey(0), 2, 1, config)
+    update = jax.jit(partial(lom.update, config=config))
+    one, _ = update(state, batch, jax.random.PRNGKey(1))
+    other, _ = update(state, other_tail, jax.random.PRNGKey(1))
+
+    def same(a, b):
+        return all(np.array_equal(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
+
+    assert same(one.critic.params, other.critic.params)
+    assert same(one.actor.params, other.actor.params)
+    assert not same(one.hyper_q.params, other.hyper_q.params)
 
 
 def test_sarsa_target_never_bootstraps_past_an_episode():

@@ -135,17 +135,21 @@ class MixtureDensityNet(nn.Module):
     means' biases are spread uniformly over the action box [-1, 1]. Started equal,
     the components stay interchangeable, one takes all the weight, and the others,
     weighted ~0, get no gradient to move to the modes it leaves uncovered.
+    `tanh_means` bounds the means in (-1, 1) with tanh, as the LOM authors' code does.
     """
 
     hidden: Sequence[int]
     act_dim: int
     n_components: int
+    tanh_means: bool = False
 
     @nn.compact
     def __call__(self, observations) -> Mixture:
         m, a = self.n_components, self.act_dim
         out = MLP(self.hidden, m * (2 * a + 1), spread_bias(-1.0, 1.0, m * a))(observations)
         means = out[..., : m * a].reshape(out.shape[:-1] + (m, a))
+        if self.tanh_means:
+            means = jnp.tanh(means)
         log_stds = out[..., m * a: 2 * m * a].reshape(out.shape[:-1] + (m, a))
         return Mixture(out[..., 2 * m * a:], means, squash_log_std(log_stds))
 

@@ -111,7 +111,8 @@ def train(algo_name: str, algo_config: AlgoConfig, config: TrainConfig, spec: di
         for phase, begin, end in schedule:
             if end <= step:
                 continue
-            update_many = make_update_many(phase.update, algo_config.batch_size)
+            update_many = make_update_many(phase.update,
+                                           phase.batch_size or algo_config.batch_size)
             for stop in chunk_ends(max(step, begin), end, config):
                 tic = time.perf_counter()
                 state, keys, metrics = update_many(state, keys, data, stop - step)

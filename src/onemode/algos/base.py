@@ -42,3 +42,5 @@ class Phase(NamedTuple):
     update: Callable[[Any, Any, Any], tuple[Any, dict]]
     # metrics on held-out transitions (e.g. the behaviour model's NLL), or None
     holdout_metrics: Callable[[Any, Any], dict] | None = None
+    # transitions in each minibatch of this phase; None: the config's `batch_size`
+    batch_size: int | None = None

@@ -38,6 +38,9 @@ SHARED_OPTIONS: dict[str, SharedOption] = {
     "actor_hidden": SharedOption("hidden-layer widths of the policy network pi_theta; empty: "
                                  "`hidden`", lambda v: min(v, default=1) >= 1,
                                  "positive widths, or none to take `hidden`"),
+    "mdn_hidden": SharedOption("hidden-layer widths of the behaviour model pi_rho; empty: "
+                               "`hidden`", lambda v: min(v, default=1) >= 1,
+                               "positive widths, or none to take `hidden`"),
     "batch_size": SharedOption("transitions per update", lambda v: v >= 1, ">= 1"),
     "discount": SharedOption("gamma of every Bellman target", _unit_interval, "in [0, 1)"),
     "beta": SharedOption("advantage temperature: actions weighted by exp(A / beta)", _positive,

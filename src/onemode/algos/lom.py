@@ -50,16 +50,19 @@ class Config(AlgoConfig):
     switchable alone: `hyper_q_input="one_hot"` (Q_phi(s, onehot(u)) -> scalar),
     `advantage_baseline="policy"` (A = Q(s, a_hat) - Q(s, pi_theta(s))),
     `policy_loss="weighted_mse"`, `target_noise=0.2` (TD3 target smoothing),
-    `n_critics=2` (a Q ensemble, minimum taken), `imitation_noise=0.2`.
+    `n_critics=2` (a Q ensemble, minimum taken), `imitation_noise=0.2`, `mdn_hidden`,
+    `mdn_tanh_means=True`, `hyper_q_batch_size=1024`.
     The preset "authors" sets those their code runs on D4RL locomotion by default.
     """
 
     # agents/lom.py of the authors' code; their M, critics and imitation noise vary per
-    # dataset (M 5 or 10) and stay this config's; their weight exp(5 A) is beta = 0.2 here
+    # dataset (M 5 or 10) and stay this config's; their weight exp(5 A) is beta = 0.2 here.
+    # Their sizes: 256-256 networks beside a 512-512 mixture, 1,024 states for Q_phi.
     PRESETS = {"authors": {
         "hyper_q_samples": 1, "hyper_q_input": "one_hot", "advantage_baseline": "policy",
         "policy_loss": "weighted_mse", "target_noise": 0.2, "actor_lr": 1e-3,
-        "hyper_q_lr": 1e-3, "beta": 0.2, "min_mode_weight": 0.0}}
+        "hyper_q_lr": 1e-3, "beta": 0.2, "min_mode_weight": 0.0, "hidden": (256, 256),
+        "mdn_hidden": (512, 512), "mdn_tanh_means": True, "hyper_q_batch_size": 1024}}
     ACTING = ("act_by",)
 
     n_components: int = 10            # M
@@ -68,7 +71,14 @@ class Config(AlgoConfig):
     # averages across the pick's switches between modes; a deeper one follows them
     # closer (benchmarks/README.md, "Where the actor parts from its teacher").
     actor_hidden: tuple[int, ...] = ()
+    # pi_rho's own widths (empty: `hidden`); the authors' code: 512-512 beside 256-256 nets
+    mdn_hidden: tuple[int, ...] = ()
+    # the authors' code bounds pi_rho's means with tanh; the paper's Eq. 14 does not
+    mdn_tanh_means: bool = False
     batch_size: int = 256
+    # Q_phi's minibatch (Eq. 17), drawn with Q_psi's and pi_theta's: 0 takes `batch_size`;
+    # the authors' code: 1,024 states a step, 256 for the critic and the actor
+    hyper_q_batch_size: int = 0
     discount: float = 0.99
     beta: float = 5.0                 # advantage temperature, Eq. 18
     weight_clip: float = 50.0         # C, Eq. 18
@@ -107,6 +117,8 @@ class Config(AlgoConfig):
 
     def validate(self):
         check(self.hyper_q_samples >= 1, "hyper_q_samples must be >= 1")
+        check(self.hyper_q_batch_size >= 0,
+              f"hyper_q_batch_size must be >= 0 (0: batch_size), got {self.hyper_q_batch_size}")
         check(self.imitation_noise >= 0,
               f"imitation_noise must be >= 0, got {self.imitation_noise}")
         check(0 <= self.min_mode_weight < 1, "min_mode_weight must be in [0, 1)")
@@ -146,7 +158,8 @@ class HyperQ(nn.Module):
 
 def _networks(act_dim: int, config: Config):
     return dict(
-        mdn=MixtureDensityNet(config.hidden, act_dim, config.n_components),
+        mdn=MixtureDensityNet(config.mdn_hidden or config.hidden, act_dim, config.n_components,
+                              tanh_means=config.mdn_tanh_means),
         critic=QEnsemble(config.hidden, config.n_critics),
         hyper_q=HyperQ(config.hidden, config.n_components,
                        one_hot=config.hyper_q_input == "one_hot"),
@@ -246,16 +259,26 @@ def update_actor(state: State, observations, mixture: Mixture, best_mode, key, c
     return actor, {"actor_loss": loss, **weight_metrics(advantage, weight, config.weight_clip)}
 
 
+def main_batch_size(config: Config) -> int:
+    """Rows drawn per main update: the first `batch_size` train Q_psi and pi_theta, the
+    first `hyper_q_batch_size` (if set) Q_phi."""
+    return max(config.batch_size, config.hyper_q_batch_size)
+
+
 def update(state: State, batch, key, config: Config):
     """One step of Algorithm 1 (lines 6-20)."""
     k_critic, k_modes, k_actor = jax.random.split(key, 3)
+    mixture = jax.lax.stop_gradient(state.mdn.apply_fn(state.mdn.params, batch.observations))
+    hyper_observations, hyper_mixture = jax.tree.map(
+        lambda rows: rows[:config.hyper_q_batch_size or config.batch_size],
+        (batch.observations, mixture))
+    batch, mixture = jax.tree.map(lambda rows: rows[:config.batch_size], (batch, mixture))
     critic, critic_metrics = update_critic(state, batch, k_critic, config)
     state = state._replace(critic=critic)
 
-    mixture = jax.lax.stop_gradient(state.mdn.apply_fn(state.mdn.params, batch.observations))
-    targets = mode_values(state.critic, batch.observations, mixture, k_modes,
+    targets = mode_values(state.critic, hyper_observations, hyper_mixture, k_modes,
                           config.hyper_q_samples)
-    hyper_q, hyper_metrics = update_hyper_q(state, batch.observations, targets)
+    hyper_q, hyper_metrics = update_hyper_q(state, hyper_observations, targets)
     state = state._replace(hyper_q=hyper_q)
 
     ranking = mode_ranking(state, batch.observations, mixture, config.best_mode_by)
@@ -276,7 +299,7 @@ def phases(config: Config) -> tuple[Phase, ...]:
     return (
         Phase("behaviour", config.mdn_steps, partial(update_behaviour, config=config),
               behaviour_holdout_metrics),
-        Phase("main", None, partial(update, config=config)),
+        Phase("main", None, partial(update, config=config), batch_size=main_batch_size(config)),
     )
 
 
