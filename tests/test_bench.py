@@ -154,6 +154,18 @@ def test_iqm_is_the_mean_of_the_middle_half_as_scipys_trimmed_mean():
         assert iqm(scores) == pytest.approx(trim_mean(scores, 0.25))
 
 
+def test_the_table_says_when_iqm_rows_span_different_tasks():
+    def run(*scores):
+        return {"final_scores": list(scores)}
+    results = {"hopper": {"lom": run(30.0, 32.0), "iql": run(33.0, 31.0)},
+               "walker": {"iql": run(40.0, 50.0)}}
+    table = bench.markdown_table(results)
+    assert "| lom | " in table and "| 2 |" in table and "| 4 |" in table
+    assert "lom lacks walker" in table and "not comparable" in table
+    results["walker"]["lom"] = run(45.0, 55.0)
+    assert "not comparable" not in bench.markdown_table(results)
+
+
 def test_iqm_interval_resamples_seeds_within_each_task():
     import numpy as np
     # each task's seeds agree: every stratified resample is the same set of runs

@@ -326,6 +326,7 @@ def markdown_table(results: dict) -> str:
                   "| algorithm | IQM [95% CI] | runs |", "|---|---|---|"]
         lines += [f"| {label} | {interval.describe()} | {interval.n_runs} |"
                   for label, interval in intervals.items()]
+        lines += _unequal_tasks_note(results, labels)
     lines += ["", "Time of each run (all seeds together): wall-clock of updates and "
               "evaluations, and updates/s.", "",
               "| algorithm | " + " | ".join(tasks) + " |", "|---|" + "---|" * len(tasks)]
@@ -333,6 +334,18 @@ def markdown_table(results: dict) -> str:
         cells = [_time_cell(results[task].get(label)) for task in tasks]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _unequal_tasks_note(results: dict, labels: list) -> list:
+    """A warning line when the IQM rows span different tasks: they are then not comparable."""
+    missing = {label: [task for task, runs in results.items() if label not in runs]
+               for label in labels}
+    missing = {label: tasks for label, tasks in missing.items() if tasks}
+    if not missing:
+        return []
+    listed = "; ".join(f"{label} lacks {', '.join(tasks)}" for label, tasks in missing.items())
+    return ["", f"The rows cover different tasks ({listed}), so their IQMs are not "
+            "comparable; compare them over the tasks every algorithm finished (`--datasets`)."]
 
 
 def _time_cell(run: dict | None) -> str:
