@@ -25,6 +25,7 @@ from onemode.data import NormStats
 from onemode.envs import EnvironmentTarget, find_reference, make_env
 from onemode.evaluate import EVAL_RESET_SEED, rollout_seeds
 from onemode.policy import make_act
+from onemode.train import init_seeds
 
 
 def main():
@@ -40,7 +41,7 @@ def main():
 
     config = lom.Config()  # 512-512 networks, as the paper's
     keys = jax.random.split(jax.random.PRNGKey(0), args.seeds)
-    state = jax.jit(jax.vmap(lambda k: lom.init(k, obs_dim, act_dim, config)))(keys)
+    state = init_seeds(lom, config, obs_dim, act_dim, keys)
     act = make_act(lom, config, NormStats.identity(obs_dim))
     act(state, jnp.zeros((args.seeds, args.episodes, obs_dim))).block_until_ready()  # compile
 

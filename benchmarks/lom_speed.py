@@ -26,7 +26,7 @@ import numpy as np
 
 from onemode.algos import get_algo, lom
 from onemode.data import Dataset, to_device
-from onemode.train import make_update_many
+from onemode.train import init_seeds, make_update_many
 
 OBS_DIM, ACT_DIM, N_ROWS = 17, 6, 100_000  # HalfCheetah-sized, as in the paper's D4RL runs
 
@@ -62,7 +62,7 @@ def measure(config: lom.Config, data, n_seeds: int, updates: int, phase: int = 1
     chosen = lom.phases(config)[phase]
     update_many = make_update_many(chosen.update, chosen.batch_size or config.batch_size)
     keys = jax.random.split(jax.random.PRNGKey(0), n_seeds)
-    state = jax.jit(jax.vmap(lambda k: lom.init(k, OBS_DIM, ACT_DIM, config)))(keys)
+    state = init_seeds(lom, config, OBS_DIM, ACT_DIM, keys)
     # XLA's cost analysis counts a scan's body once, whatever its length: one update.
     cost = update_many.lower(state, keys, data, updates).compile().cost_analysis()
     flops = (cost[0] if isinstance(cost, list) else cost)["flops"] / n_seeds
@@ -79,7 +79,7 @@ def wall_clock(name: str, config, data, n_seeds: int, updates: int, cap: float,
     algo = get_algo(name)
     tic = time.perf_counter()
     keys = jax.random.split(jax.random.PRNGKey(0), n_seeds)
-    state = jax.jit(jax.vmap(lambda k: algo.init(k, OBS_DIM, ACT_DIM, config)))(keys)
+    state = init_seeds(algo, config, OBS_DIM, ACT_DIM, keys)
     main = algo.phases(config)[-1]
     update_many = make_update_many(main.update, main.batch_size or config.batch_size)
     state, keys, _ = update_many(state, keys, data, chunk)

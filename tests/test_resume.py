@@ -78,6 +78,34 @@ def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path):
     assert steps == [(r["step"], r["phase"]) for r in RunDir(tmp_path / "whole").read_metrics()]
 
 
+@pytest.mark.parametrize("name", ["lom", "dmpo"])
+def test_each_seed_starts_where_the_vmapped_init_puts_it(name):
+    """`init_seeds` compiles one seed's init and calls it per seed (XLA compiles that faster
+    than the vmapped init); the states must be bitwise those of jit(vmap(init)), where runs
+    started before, so that old runs and the seeds' vmapped code see the same states."""
+    import jax
+
+    from onemode.algos import get_algo
+    from onemode.train import init_seeds
+
+    algo = get_algo(name)
+    config = algo.Config(hidden=(8,))
+    keys = jax.random.split(jax.random.PRNGKey(3), 3)
+    vmapped = jax.jit(jax.vmap(lambda key: algo.init(key, 5, 2, config)))(keys)
+    per_seed = init_seeds(algo, config, 5, 2, keys)
+
+    def paths(state):  # the treedefs hold each init's own module objects, so compare paths
+        return [jax.tree_util.keystr(path) for path, _ in
+                jax.tree_util.tree_flatten_with_path(state)[0]]
+
+    assert paths(per_seed) == paths(vmapped)
+    for a, b in zip(jax.tree.leaves(vmapped), jax.tree.leaves(per_seed)):
+        assert a.shape[0] == 3
+        np.testing.assert_array_equal(a, b)
+    kernel = next(leaf for leaf in jax.tree.leaves(per_seed) if leaf.ndim == 3)  # (seed, in, out)
+    assert not np.array_equal(kernel[0], kernel[1])  # each seed its own draw
+
+
 def test_resume_without_a_run_is_a_clear_error(tmp_path):
     result = _resume(tmp_path / "nothing")
     assert result.returncode == 1
