@@ -55,8 +55,8 @@ def init_seeds(algo, algo_config: AlgoConfig, obs_dim: int, act_dim: int, keys) 
     """Every seed's initial state (leading axis: seeds), one per key of `keys`.
 
     One seed's init is compiled once and called per seed: bitwise the states of
-    jit(vmap(init)), but XLA compiles the vmapped init's many random draws about
-    twice as slowly (LOM 256-256: 5.5 s against 3.5 s on a 2-core CPU).
+    jit(vmap(init)), which XLA compiles more slowly (LOM 256-256, 4 seeds, a 2-core CPU
+    shared with a bench: 6.5-6.7 s against 9.6-12.0 s).
     """
     init_one = jax.jit(partial(algo.init, obs_dim=obs_dim, act_dim=act_dim, config=algo_config))
     return jax.tree.map(lambda *seeds: jnp.stack(seeds), *[init_one(key) for key in keys])
