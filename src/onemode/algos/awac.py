@@ -38,7 +38,8 @@ from onemode.algos.base import Phase
 from onemode.algos.common import exp_clip_weight, make_state, polyak, weight_metrics
 from onemode.algos.config import AlgoConfig, check_choice
 from onemode.algos.critics import bellman_target, q_value, sampled_advantage, td_metrics, td_update
-from onemode.algos.gaussian import mean_action, mean_policy_mlp, sample_actions, weighted_imitation
+from onemode.algos.gaussian import (act_by_actor_mean, actor_mean_policy_mlp,
+                                   sample_actions, weighted_imitation)
 from onemode.nets import GaussianPolicy, QEnsemble
 
 
@@ -129,13 +130,6 @@ def phases(config: Config) -> tuple[Phase, ...]:
     return (Phase("main", None, partial(update, config=config)),)
 
 
-def act(state: State, observations, config: Config):
-    """The policy's mean action (normalised observations in, actions in [-1, 1] out)."""
-    del config
-    return mean_action(state.actor, observations)
-
-
-def policy_mlp(state: State, config: Config):
-    """`act` as layers, for export: the Gaussian's mean MLP, clipped."""
-    del config
-    return mean_policy_mlp(state.actor)
+# Acting and export: the policy's mean action (`algos.gaussian`).
+act = act_by_actor_mean
+policy_mlp = actor_mean_policy_mlp

@@ -19,7 +19,8 @@ from flax.training.train_state import TrainState
 from onemode.algos.base import Phase
 from onemode.algos.common import make_state
 from onemode.algos.config import AlgoConfig
-from onemode.algos.gaussian import gaussian_nll, mean_action, mean_policy_mlp, weighted_imitation
+from onemode.algos.gaussian import (act_by_actor_mean, actor_mean_policy_mlp,
+                                   gaussian_nll, weighted_imitation)
 from onemode.nets import GaussianPolicy
 
 
@@ -62,13 +63,6 @@ def phases(config: Config) -> tuple[Phase, ...]:
     return (Phase("main", None, partial(update, config=config), holdout_metrics),)
 
 
-def act(state: State, observations, config: Config):
-    """The Gaussian's mean (normalised observations in, actions in [-1, 1] out)."""
-    del config
-    return mean_action(state.actor, observations)
-
-
-def policy_mlp(state: State, config: Config):
-    """`act` as layers, for export: the Gaussian's mean MLP, clipped."""
-    del config
-    return mean_policy_mlp(state.actor)
+# Acting and export: the Gaussian's mean, which on multi-modal data lies between the modes.
+act = act_by_actor_mean
+policy_mlp = actor_mean_policy_mlp

@@ -56,3 +56,19 @@ def mean_policy_mlp(policy: TrainState) -> MlpPolicy:
 def mean_action(policy: TrainState, observations):
     """The Gaussian's mean, clipped to [-1, 1]: the deterministic action."""
     return jnp.clip(policy.apply_fn(policy.params, observations)[0], -1.0, 1.0)
+
+
+# ------------------------------------------ `act` and `policy_mlp` of a Gaussian actor
+# BC, AWAC, OneStep and IQL act alike: their policy is the Gaussian `state.actor`, and
+# they act with its mean. Each module binds these two as its `act` and `policy_mlp`
+# (the contract of `onemode.algos.base`), so acting and export are written once.
+def act_by_actor_mean(state, observations, config):
+    """`state.actor`'s mean action (normalised observations in, actions in [-1, 1] out)."""
+    del config
+    return mean_action(state.actor, observations)
+
+
+def actor_mean_policy_mlp(state, config) -> MlpPolicy:
+    """`act_by_actor_mean` as layers, for export: `state.actor`'s mean MLP, clipped."""
+    del config
+    return mean_policy_mlp(state.actor)

@@ -35,7 +35,8 @@ from onemode.algos.base import Phase
 from onemode.algos.common import exp_clip_weight, make_state, polyak, weight_metrics
 from onemode.algos.config import AlgoConfig
 from onemode.algos.critics import sampled_advantage, sarsa_target, td_metrics, td_update
-from onemode.algos.gaussian import gaussian_nll, mean_action, mean_policy_mlp, weighted_imitation
+from onemode.algos.gaussian import (act_by_actor_mean, actor_mean_policy_mlp,
+                                   gaussian_nll, weighted_imitation)
 from onemode.nets import GaussianPolicy, QEnsemble
 
 
@@ -145,13 +146,6 @@ def phases(config: Config) -> tuple[Phase, ...]:
     )
 
 
-def act(state: State, observations, config: Config):
-    """pi_theta's mean action (normalised observations in, actions in [-1, 1] out)."""
-    del config
-    return mean_action(state.actor, observations)
-
-
-def policy_mlp(state: State, config: Config):
-    """`act` as layers, for export: the Gaussian's mean MLP, clipped."""
-    del config
-    return mean_policy_mlp(state.actor)
+# Acting and export: pi_theta's mean action (`algos.gaussian`).
+act = act_by_actor_mean
+policy_mlp = actor_mean_policy_mlp

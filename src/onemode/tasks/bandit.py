@@ -143,19 +143,14 @@ def make_dataset(size: int = DEFAULT_SIZE, seed: int = 0) -> Dataset:
 
 
 TASK = register(Task(
-    name=NAME,
-    env_id=ENV_ID,
+    name=NAME, env_id=ENV_ID, horizon=HORIZON,
     description="One-step bandit (paper Appendix A): state s ~ U[-1,1], action a in [-1,1], "
                 "reward 1 when s*a > 0 (first or third quadrant), else 0.",
     recipe="Each state s ~ U[-1,1] carries 4 action branches a = o + 0.1*cos(pi*s) + noise, "
            "o in {-0.8,-0.4,+0.4,+0.8}, noise N(0,0.03) clipped to +-0.08; the two branches "
            "with sign(a) = sign(s) are rewarded. The branch mean carries no information about "
            "the rewarded sign.",
-    horizon=HORIZON,
-    default_size=DEFAULT_SIZE,
-    random_return=RANDOM_RETURN,
-    expert_return=EXPERT_RETURN,
-    make_dataset=make_dataset,
+    default_size=DEFAULT_SIZE, make_dataset=make_dataset,
     expert_policy=expert_policy,
-    optimal_return=OPTIMAL_RETURN,
+    random_return=RANDOM_RETURN, expert_return=EXPERT_RETURN, optimal_return=OPTIMAL_RETURN,
 ))

@@ -16,6 +16,7 @@ function, in float32, so the data replays exactly in the env.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Callable
 
 import gymnasium as gym
@@ -314,8 +315,7 @@ def make_dataset(size: int = DEFAULT_SIZE, seed: int = 0, noise_std: float = NOI
 
 
 TASK = register(Task(
-    name=NAME,
-    env_id=ENV_ID,
+    name=NAME, env_id=ENV_ID, horizon=HORIZON,
     description="Planar 4-goal reach (analogue of the paper's multi-modal FetchReach): a point "
                 "mass starting near the origin moves by 0.1*action per step; reward 2 per step "
                 "within 0.1 of goal (1,1), 1 within 0.1 of (-1,1), (-1,-1) or (1,-1), else 0; "
@@ -324,13 +324,9 @@ TASK = register(Task(
            "with the scripted controller clip(5*(goal - position), -1, 1) plus Gaussian noise "
            "(std 0.2, then clipped to [-1,1]); 2000 starts x 4 goals x 50 steps. Every start "
            "state carries four conflicting action modes, one per quadrant.",
-    horizon=HORIZON,
-    default_size=DEFAULT_SIZE,
-    random_return=RANDOM_RETURN,
-    expert_return=EXPERT_RETURN,
-    make_dataset=make_dataset,
+    default_size=DEFAULT_SIZE, make_dataset=make_dataset,
     expert_policy=expert_policy,
-    optimal_return=None,
+    random_return=RANDOM_RETURN, expert_return=EXPERT_RETURN,   # no closed-form optimum
 ))
 
 
@@ -339,18 +335,14 @@ def make_expert_dataset(size: int = DEFAULT_SIZE // N_GOALS, seed: int = 0) -> D
     return make_dataset(size, seed, goal_indices=(BEST_GOAL,), name=f"{NAME}-expert")
 
 
-EXPERT_TASK = register(Task(
+# The same environment and reference scores as `TASK`, other data.
+EXPERT_TASK = register(dataclasses.replace(
+    TASK,
     name=f"{NAME}-expert",
-    env_id=ENV_ID,
     description="The multigoal environment with unimodal expert data (a check that an "
                 "algorithm learns at all, not a multi-modal test).",
     recipe="For each start ~ U[-0.1,0.1]^2, one noisy scripted episode toward goal (1,1) "
            "only; 2000 starts x 50 steps.",
-    horizon=HORIZON,
     default_size=DEFAULT_SIZE // N_GOALS,
-    random_return=RANDOM_RETURN,
-    expert_return=EXPERT_RETURN,
     make_dataset=make_expert_dataset,
-    expert_policy=expert_policy,
-    optimal_return=None,
 ))
