@@ -1,6 +1,6 @@
 """LOM variants on multigoal, 3 seeds each, side by side in one run.
 
-    .venv/bin/python benchmarks/lom_multigoal.py [--steps 4000] [--out runs/bench-multigoal]
+    .venv/bin/python experiments/2026-11-25-lom-variants-multigoal/lom_multigoal.py [--steps 4000] [--out runs/bench-multigoal]
 
 Prints, per variant, the normalised score (mean ± std over seeds) and the
 fraction of evaluation episodes that end at the reward-2 goal (1, 1).
@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from onemode.algos import lom
-from onemode.data import data_spec
+from onemode.targets import data_spec
 from onemode.runs import TrainConfig
 from onemode.tasks.multigoal import BEST_GOAL, goal_at
 from onemode.train import train

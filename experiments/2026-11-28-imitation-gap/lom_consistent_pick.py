@@ -1,6 +1,6 @@
 """Does a locally consistent pick of LOM's mode give its actor a teacher it can follow?
 
-    .venv/bin/python benchmarks/lom_consistent_pick.py RUN_DIR --margins 0,0.5,1,2 [--train 20000]
+    .venv/bin/python experiments/2026-11-28-imitation-gap/lom_consistent_pick.py RUN_DIR --margins 0,0.5,1,2 [--train 20000]
 
 `lom_imitation_gap.py` finds the greedy pick u*(s) changing between consecutive dataset
 states at most rows, by value margins well inside the hyper-Q's own error, and the
@@ -23,12 +23,17 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 import numpy as np
-from lom_fixed_teacher import train_actor
+import sys
+from pathlib import Path
+
+# lom_fixed_teacher.py lives in its own experiment's folder
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "2026-11-27-fixed-teacher"))
+from lom_fixed_teacher import train_actor  # noqa: E402
 from lom_imitation_gap import spread_rows, switch_states
 
 from onemode.algos import lom
 from onemode.algos.mixture import component_mean
-from onemode.data import load_data
+from onemode.targets import load_data
 from onemode.evaluate import rollout_seeds
 from onemode.policy import load_run
 

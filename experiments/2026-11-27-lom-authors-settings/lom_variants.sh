@@ -2,13 +2,13 @@
 # LOM's paper defaults against the authors' code settings, one difference at a time,
 # at CPU sizes (256-256, one hyper-Q sample), on locomotion dataset files.
 #
-#   benchmarks/lom_variants.sh ENV_ID FILE [FILE ...]
+#   experiments/2026-11-27-lom-authors-settings/lom_variants.sh ENV_ID FILE [FILE ...]
 #   (SEEDS=2 STEPS=30000 OUT=runs/lom-variants VARIANTS="defaults beta-0.2 ..." to change)
 #
 # Each variant is an `onemode bench` of its own under OUT/VARIANT: it resumes where it
 # stopped, and writes its table (score, IQM, time) there; this script prints each table.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."   # the repository root
 env_id=$1; shift
 seeds=${SEEDS:-2}; steps=${STEPS:-30000}; out=${OUT:-runs/lom-variants}
 mkdir -p "$out"

@@ -1,6 +1,6 @@
 """How far LOM's SARSA critic Q_psi is from the data's returns, and Q_phi from Q_psi.
 
-    .venv/bin/python benchmarks/lom_critic_fit.py runs/greedy-hmr/runs/hopper-medium-replay/lom
+    .venv/bin/python experiments/2026-11-27-lom-critic-fit/lom_critic_fit.py runs/greedy-hmr/runs/hopper-medium-replay/lom
 
 Eq. 16 fits Q_psi to Q of the behaviour policy. On the dataset's own (s, a), the return
 that followed, G_t = sum_k gamma^k r_{t+k} within the episode, is one sample of it, so
@@ -23,11 +23,16 @@ import argparse
 import jax
 import jax.numpy as jnp
 import numpy as np
-from lom_hyper_q_samples import hyper_q_scores
+import sys
+from pathlib import Path
+
+# lom_hyper_q_samples.py lives in its own experiment's folder
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "2026-11-27-hyper-q-samples"))
+from lom_hyper_q_samples import hyper_q_scores  # noqa: E402
 
 from onemode.algos import lom
 from onemode.algos.critics import q_value
-from onemode.data import load_data
+from onemode.targets import load_data
 from onemode.policy import load_run
 
 

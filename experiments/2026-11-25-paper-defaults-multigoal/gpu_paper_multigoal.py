@@ -1,6 +1,6 @@
 """LOM at the paper's defaults (Table 3) on multigoal, 3 seeds trained together.
 
-    python benchmarks/gpu_paper_multigoal.py [--steps 20000] [--out runs/paper-multigoal]
+    python experiments/2026-11-25-paper-defaults-multigoal/gpu_paper_multigoal.py [--steps 20000] [--out runs/paper-multigoal]
 
 Too slow for two CPU cores (one update is ~16 GFLOP with 10 Monte-Carlo samples
 per mode); meant for an accelerator.
@@ -15,7 +15,7 @@ import time
 import jax
 
 from onemode.algos import lom
-from onemode.data import data_spec
+from onemode.targets import data_spec
 from onemode.runs import TrainConfig
 from onemode.tasks.multigoal import BEST_GOAL, goal_at
 from onemode.train import train

@@ -1,6 +1,6 @@
 """The authors' public LOM code, trained on a onemode dataset and scored as onemode scores.
 
-    python benchmarks/authors_lom.py --code PATH/TO/LOM --task hopper-medium-replay \
+    python reproductions/authors_lom.py --code PATH/TO/LOM --task hopper-medium-replay \
         --data runs/bench-loco/data/hopper-medium-replay-200000.npz [--seed 0] \
         [--steps 50000] [--gmm-steps 200000] [--eval-every 10000] [--eval-episodes 10] \
         [--set beta=0.2] [--lr 3e-4] [--device cuda] [--out runs/authors/hopper-mr-0.json]

@@ -1,6 +1,6 @@
 """Where LOM's actor parts from the mode it imitates, and what that costs.
 
-    .venv/bin/python benchmarks/lom_imitation_gap.py RUN_DIR [--rows 20000] [--episodes 10]
+    .venv/bin/python experiments/2026-11-28-imitation-gap/lom_imitation_gap.py RUN_DIR [--rows 20000] [--episodes 10]
 
 From one LOM checkpoint, per seed, the teacher is the mean mu_u*(s) of the component the
 training's ranking picks (Eq. 7: the hyper-Q's, or the critic's with best_mode_by=critic).
@@ -28,10 +28,15 @@ import argparse
 import jax
 import jax.numpy as jnp
 import numpy as np
-from lom_fixed_teacher import picked_component
+import sys
+from pathlib import Path
+
+# lom_fixed_teacher.py lives in its own experiment's folder
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "2026-11-27-fixed-teacher"))
+from lom_fixed_teacher import picked_component  # noqa: E402
 
 from onemode.algos import lom
-from onemode.data import load_data
+from onemode.targets import load_data
 from onemode.evaluate import rollout_seeds
 from onemode.policy import load_run
 

@@ -4,11 +4,11 @@
 # data and the rollouts, one GPU shared by the training processes), plus LOM with
 # 10 hyper-Q samples per mode on the two medium-replay datasets (--out $ROOT/bench-loco-k10).
 #
-#   LIMIT=480 benchmarks/gpu_locomotion_bench.sh     (on the device machine; see below)
+#   LIMIT=480 experiments/2026-11-27-locomotion-bench-cpu-sizes/gpu_locomotion_bench.sh     (on the device machine; see below)
 #
 # Each process stops after LIMIT seconds; run the script again on the same machine
 # and the benches resume from their last checkpoints (every 10,000 updates). The
-# device machine lacks gymnasium and MuJoCo: benchmarks/device_env.sh installs them
+# device machine lacks gymnasium and MuJoCo: reproductions/device_env.sh installs them
 # from wheels carried in .whl. Everything the tables need (configs, logs, metrics,
 # done marks; no checkpoints or data) is packed into $OUT/bench-loco.tgz at the end.
 set -u
@@ -16,7 +16,7 @@ LIMIT=${LIMIT:-480}
 OUT=${OUT:-runs/gpu-out}
 ROOT=${ROOT:-runs}   # the benches write $ROOT/bench-loco and $ROOT/bench-loco-k10
 mkdir -p "$OUT"
-source benchmarks/device_env.sh
+source reproductions/device_env.sh
 # several processes share the GPU; a second call on the same machine reuses the compilations
 export XLA_PYTHON_CLIENT_PREALLOCATE=false \
   JAX_COMPILATION_CACHE_DIR=$ROOT/jax-cache JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS=1

@@ -1,6 +1,6 @@
 """Does the MDN find the four modes at the Fetch start states?
 
-    .venv/bin/python benchmarks/mdn_modes.py --data runs/fetch-bench/data/fetch-reach-4goal-200000.npz
+    .venv/bin/python experiments/2026-11-25-mdn-modes-fetch/mdn_modes.py --data runs/fetch-bench/data/fetch-reach-4goal-200000.npz
 
 At each start state of `fetch-reach-4goal` the data hold four actions, one per
 goal quadrant. After training the `mdn` algorithm (the network LOM's behaviour
@@ -28,7 +28,8 @@ import numpy as np
 
 import onemode.nets as nets
 from onemode.algos import mdn
-from onemode.data import data_spec, load_dataset
+from onemode.data import load_dataset
+from onemode.targets import data_spec
 from onemode.policy import load_run
 from onemode.runs import TrainConfig
 from onemode.tasks.fetch import HORIZON, N_GOALS

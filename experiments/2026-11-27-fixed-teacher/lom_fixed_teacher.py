@@ -1,6 +1,6 @@
 """Does LOM's actor trail its greedy mode because that teacher moves, or because of how it learns?
 
-    .venv/bin/python benchmarks/lom_fixed_teacher.py RUN_DIR --updates 20000
+    .venv/bin/python experiments/2026-11-27-fixed-teacher/lom_fixed_teacher.py RUN_DIR --updates 20000
 
 From one checkpoint of a LOM run, the behaviour model, critic and hyper-Q are frozen;
 a fresh actor per seed (same sizes, same learning rate) then learns from that fixed
@@ -26,10 +26,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from onemode.algos import lom
-from onemode.algos.config import ConfigError
+from onemode.errors import ConfigError
 from onemode.algos.gaussian import weighted_imitation
 from onemode.algos.mixture import component_mean
-from onemode.data import load_data
+from onemode.targets import load_data
 from onemode.evaluate import rollout_seeds
 from onemode.policy import load_run, make_act
 

@@ -1,6 +1,6 @@
 """How many Monte-Carlo samples per mode does LOM's hyper-Q target need (Eq. 17)?
 
-    .venv/bin/python benchmarks/lom_hyper_q_samples.py RUN_DIR [--samples 1,10] [--updates 5000]
+    .venv/bin/python experiments/2026-11-27-hyper-q-samples/lom_hyper_q_samples.py RUN_DIR [--samples 1,10] [--updates 5000]
 
 From one seed of a LOM run, the behaviour model and the critic Q_psi are frozen; a
 fresh hyper-Q Q_phi per sample count K (same initialisation, same minibatches) then
@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 
 from onemode.algos import lom
-from onemode.data import load_data
+from onemode.targets import load_data
 from onemode.policy import load_run
 
 
