@@ -1,6 +1,7 @@
 """How long evaluation takes in a MuJoCo environment, beside the simulation alone.
 
     .venv/bin/python benchmarks/eval_speed.py [--env HalfCheetah-v5] [--seeds 4] [--episodes 10]
+        [--hidden 512,512]
 
 Evaluates `--seeds` policies (LOM's actor at the paper's sizes, untrained: the cost
 of acting does not depend on the weights) for `--episodes` full episodes each, as
@@ -20,26 +21,29 @@ import jax.numpy as jnp
 import mujoco
 import numpy as np
 
-from onemode.algos import lom
+from onemode.algos import get_algo
 from onemode.data import NormStats
-from onemode.envs import EnvironmentTarget, find_reference, make_env
-from onemode.evaluate import EVAL_RESET_SEED, rollout_seeds
+from onemode.envs import EVAL_RESET_SEED, EnvironmentTarget, find_reference, make_env
+from onemode.evaluate import rollout_seeds
 from onemode.policy import make_act
 from onemode.train import init_seeds
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser()
     parser.add_argument("--env", default="HalfCheetah-v5")
     parser.add_argument("--seeds", type=int, default=4)
     parser.add_argument("--episodes", type=int, default=10)
-    args = parser.parse_args()
+    parser.add_argument("--hidden", default="512,512",
+                        help="the actor's widths (default: the paper's)")
+    args = parser.parse_args(argv)
     target = EnvironmentTarget(args.env, find_reference(args.env))
     probe = make_env(args.env)
     obs_dim, act_dim = probe.observation_space.shape[0], probe.action_space.shape[0]
     probe.close()
 
-    config = lom.Config()  # 512-512 networks, as the paper's
+    lom = get_algo("lom")
+    config = lom.Config(hidden=tuple(int(w) for w in args.hidden.split(",")))
     keys = jax.random.split(jax.random.PRNGKey(0), args.seeds)
     state = init_seeds(lom, config, obs_dim, act_dim, keys)
     act = make_act(lom, config, NormStats.identity(obs_dim))

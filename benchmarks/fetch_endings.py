@@ -16,7 +16,7 @@ import numpy as np
 
 from onemode.evaluate import rollout_seeds
 from onemode.policy import load_run
-from onemode.tasks import get_task
+from onemode.targets import run_target
 from onemode.tasks.fetch import BLOCK, GRIP, FetchFourGoalEnv, goal_index
 
 
@@ -36,15 +36,15 @@ def endings(task, policy, n_seeds: int, episodes: int):
     return result.scores.mean(axis=1), [int((ends == g).sum()) for g in (0, 1, 2, 3, -1)]
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser()
     parser.add_argument("task_runs", help="OUT/runs/TASK of a bench")
     parser.add_argument("--episodes", type=int, default=20)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     print(f"{'algorithm':10s} {'score':>13s}   episodes ending at goal I (reward 2), II, III, IV, none")
     for run_dir in sorted(p for p in Path(args.task_runs).iterdir() if p.is_dir()):
         run = load_run(run_dir)
-        per_seed, counts = endings(get_task(run.data_spec["task"]),
+        per_seed, counts = endings(run_target(run),
                                    lambda obs: np.asarray(run.act(run.state, obs)),
                                    len(run.train_config.seeds), args.episodes)
         print(f"{run_dir.name:10s} {per_seed.mean():6.1f} ± {per_seed.std():4.1f}   "

@@ -1,6 +1,6 @@
 """Reference returns of the Fetch 4-goal tasks: the scripted expert and a random policy.
 
-    .venv/bin/python benchmarks/fetch_reference.py --episodes 1000
+    .venv/bin/python benchmarks/fetch_reference.py --episodes 1000 [--kinds reach,push,pick]
 
 Rolls out the registered environments (reset seeds 0..N-1, in blocks of 200
 environments) with the noise-free scripted controller toward the (+x, +y) goal
@@ -25,11 +25,15 @@ def returns_of(task, policy, n_episodes: int) -> np.ndarray:
     return np.concatenate([rollout(task, policy, seeds).returns for seeds in blocks])
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser()
     parser.add_argument("--episodes", type=int, default=1000)
-    args = parser.parse_args()
-    for kind in KINDS:
+    parser.add_argument("--kinds", default=",".join(KINDS),
+                        help="comma-separated: reach, push, pick (default: all three)")
+    args = parser.parse_args(argv)
+    for kind in args.kinds.split(","):
+        if kind not in KINDS:
+            parser.error(f"--kinds: '{kind}' is not one of {', '.join(KINDS)}")
         task = get_task(f"fetch-{kind}-4goal")
         rng = np.random.default_rng(0)
         policies = {"expert": task.expert_policy,

@@ -24,8 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
-from onemode.algos import mdn
-from onemode.data import data_spec, load_dataset, save_dataset
+from onemode.algos import get_algo
+from onemode.data import load_dataset, save_dataset
+from onemode.targets import data_spec
 from onemode.runs import RunDir, TrainConfig
 from onemode.tasks import get_task
 from onemode.train import train
@@ -43,7 +44,7 @@ def complete_episode_returns(dataset) -> np.ndarray:
 
 def holdout_nll(path: Path, name: str, components: int, steps: int, out: Path) -> float:
     run_dir = out / "mdn" / f"{name}-M{components}"
-    config = mdn.Config(hidden=(256, 256), n_components=components)
+    config = get_algo("mdn").Config(hidden=(256, 256), n_components=components)
     train_config = TrainConfig(steps=steps, seeds=(0,), log_every=steps, eval_every=steps,
                                eval_episodes=1, checkpoint_every=steps)
     held = finished_holdout_nll(run_dir, steps)
@@ -67,13 +68,13 @@ def finished_holdout_nll(run_dir: Path, steps: int) -> float | None:
     return float(np.mean(held[-1])) if held else None
 
 
-def main() -> None:
+def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, help="transitions (default: each task's)")
     parser.add_argument("--mdn-steps", type=int, default=20_000)
     parser.add_argument("--datasets", help="comma-separated names (default: all 15)")
     parser.add_argument("--out", default="runs/locomotion-data")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     names = (args.datasets.split(",") if args.datasets else
              [f"{family}-{kind}" for family in FAMILIES for kind in KINDS])
     out = Path(args.out)

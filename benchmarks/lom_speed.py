@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/lom_speed.py [--updates 200] [--seeds 1]
     .venv/bin/python benchmarks/lom_speed.py --wall-clock [--updates 1000000] [--cap 90]
+    .venv/bin/python benchmarks/lom_speed.py --updates 2 --hidden 16,16 --rows 1000 --only paper
 
 Prints the XLA matrix-product GFLOP/s measured in this run, then for each
 variant the updates/s of `update_many` (one jitted lax.scan), the FLOPs of one
@@ -14,6 +15,9 @@ paper's sizes with 1 and 4 seeds vmapped, and TD3+BC and IQL at theirs. Each
 runs `--updates` updates or stops at the first chunk past `--cap` seconds;
 the table gives what ran, the compilation time, the steady updates/s and the
 time `--updates` updates take at that rate, compilation included.
+
+`--hidden`, `--rows` and `--only` shrink the run for a smoke test (the recorded figures
+are at the defaults: the paper's 512-512 networks on 100,000 rows, every variant).
 """
 
 from __future__ import annotations
@@ -24,11 +28,12 @@ import time
 import jax
 import numpy as np
 
-from onemode.algos import get_algo, lom
+from onemode.algos import get_algo
 from onemode.data import Dataset, to_device
 from onemode.train import init_seeds, make_update_many
 
 OBS_DIM, ACT_DIM, N_ROWS = 17, 6, 100_000  # HalfCheetah-sized, as in the paper's D4RL runs
+PAPER_HIDDEN = (512, 512)                   # Table 3
 
 
 def matmul_peak(n: int = 2048, repeats: int = 10) -> float:
@@ -47,18 +52,19 @@ def _timed(fn) -> float:
     return time.perf_counter() - tic
 
 
-def synthetic_dataset(seed: int = 0) -> Dataset:
+def synthetic_dataset(seed: int = 0, rows: int = N_ROWS) -> Dataset:
     rng = np.random.default_rng(seed)
     return Dataset.from_arrays({
-        "observations": rng.normal(size=(N_ROWS, OBS_DIM)),
-        "actions": rng.uniform(-1, 1, size=(N_ROWS, ACT_DIM)),
-        "rewards": rng.normal(size=N_ROWS),
-        "terminals": np.zeros(N_ROWS),
-        "timeouts": (np.arange(N_ROWS) % 1000) == 999,
+        "observations": rng.normal(size=(rows, OBS_DIM)),
+        "actions": rng.uniform(-1, 1, size=(rows, ACT_DIM)),
+        "rewards": rng.normal(size=rows),
+        "terminals": np.zeros(rows),
+        "timeouts": (np.arange(rows) % 1000) == min(999, rows - 1),
     }, source="synthetic")
 
 
-def measure(config: lom.Config, data, n_seeds: int, updates: int, phase: int = 1):
+def measure(config, data, n_seeds: int, updates: int, phase: int = 1):
+    lom = get_algo("lom")
     chosen = lom.phases(config)[phase]
     update_many = make_update_many(chosen.update, chosen.batch_size or config.batch_size)
     keys = jax.random.split(jax.random.PRNGKey(0), n_seeds)
@@ -95,13 +101,16 @@ def wall_clock(name: str, config, data, n_seeds: int, updates: int, cap: float,
     return done, first, steady, total
 
 
-def wall_clock_table(data, updates: int, cap: float, chunk: int):
-    paper = lom.Config(hyper_q_samples=10)  # Table 3: 512-512, M = 10, batch 256; K = 10
+def wall_clock_table(data, updates: int, cap: float, chunk: int, hidden=PAPER_HIDDEN,
+                     only: str = ""):
+    # Table 3: 512-512, M = 10, batch 256; K = 10
+    paper = get_algo("lom").Config(hyper_q_samples=10, hidden=hidden)
     variants = [("lom (paper, K=10)", "lom", paper, 1),
                 ("lom (paper, K=10), 4 seeds", "lom", paper, 4),
                 ("lom (K=1)", "lom", paper.replace(hyper_q_samples=1), 1),
-                ("td3bc", "td3bc", get_algo("td3bc").Config(), 1),
-                ("iql", "iql", get_algo("iql").Config(), 1)]
+                ("td3bc", "td3bc", get_algo("td3bc").Config(hidden=hidden), 1),
+                ("iql", "iql", get_algo("iql").Config(hidden=hidden), 1)]
+    variants = [v for v in variants if _chosen(v[0], only)]
     print(f"{'variant (updates/s: each seed)':28s} {'updates run':>11s} {'first chunk s':>13s} "
           f"{'updates/s':>10s} "
           f"{'s in all':>9s} {f's for {updates:,}':>13s}")
@@ -113,22 +122,35 @@ def wall_clock_table(data, updates: int, cap: float, chunk: int):
               flush=True)
 
 
-def main():
+def _chosen(label: str, only: str) -> bool:
+    """Whether a variant's label starts with one of the comma-separated `only` (all if empty)."""
+    return not only or any(label.startswith(word) for word in only.split(","))
+
+
+def main(argv=None):
     parser = argparse.ArgumentParser()
     parser.add_argument("--updates", type=int, default=200)
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--wall-clock", action="store_true")
     parser.add_argument("--cap", type=float, default=90.0, help="seconds per wall-clock variant")
     parser.add_argument("--chunk", type=int, default=10_000, help="updates per jitted call")
-    args = parser.parse_args()
-    data = to_device(synthetic_dataset())
+    parser.add_argument("--hidden", default=",".join(map(str, PAPER_HIDDEN)),
+                        help="widths of every network (default: the paper's 512,512)")
+    parser.add_argument("--rows", type=int, default=N_ROWS, help="rows of the synthetic data")
+    parser.add_argument("--only", default="",
+                        help="comma-separated beginnings of the variants' names to run "
+                             "(default: all), e.g. paper,MDN or lom,td3bc")
+    args = parser.parse_args(argv)
+    hidden = tuple(int(width) for width in args.hidden.split(","))
+    data = to_device(synthetic_dataset(rows=args.rows))
     peak = matmul_peak()
     print(f"device: {jax.devices()[0].device_kind} x{jax.device_count()}   "
           f"matmul peak (2048^2 float32): {peak:.0f} GFLOP/s")
     if args.wall_clock:
-        wall_clock_table(data, args.updates, args.cap, args.chunk)
+        wall_clock_table(data, args.updates, args.cap, args.chunk, hidden, args.only)
         return
-    base = lom.Config(hyper_q_samples=10)  # Table 3: 512-512, M = 10, batch 256; K = 10
+    # Table 3: 512-512, M = 10, batch 256; K = 10
+    base = get_algo("lom").Config(hyper_q_samples=10, hidden=hidden)
     variants = {
         "paper (K=10 samples)": (base, 1),
         "authors' (K=1, one-hot)": (base.replace(hyper_q_samples=1, hyper_q_input="one_hot",
@@ -139,6 +161,8 @@ def main():
     }
     print(f"{'variant':26s} {'updates/s':>10s} {'GFLOP/update':>13s} {'GFLOP/s':>9s} {'of peak':>8s}")
     for name, (config, phase) in variants.items():
+        if not _chosen(name, args.only):
+            continue
         rate, flops = measure(config, data, args.seeds, args.updates, phase)
         achieved = rate * flops / 1e9
         print(f"{name:26s} {rate:10.1f} {flops / 1e9:13.3f} {achieved:9.0f} {achieved / peak:8.0%}")

@@ -130,3 +130,7 @@ def environment_shape(env_id: str) -> dict:
                 "action_low": low.tolist(), "action_high": high.tolist()}
     finally:
         env.close()
+
+
+__all__ = ["D4RL_REFERENCES", "EVAL_RESET_SEED", "EnvironmentTarget", "Reference",
+           "box_bounds", "d4rl_family", "environment_shape", "find_reference", "make_env"]

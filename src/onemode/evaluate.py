@@ -75,3 +75,6 @@ def rollout_seeds(task: Task, policy: Callable[[np.ndarray], np.ndarray], n_seed
     reset_seeds = np.tile(seed + np.arange(n_episodes), n_seeds)
     flat = rollout(task, flat_policy, reset_seeds)
     return Rollouts(*(x.reshape((n_seeds, n_episodes) + x.shape[1:]) for x in flat))
+
+
+__all__ = ["Rollouts", "rollout", "rollout_seeds"]

@@ -122,3 +122,5 @@ class Policy:
 def load_policy(run_dir, seed_index: int = 0) -> Policy:
     return Policy(load_run(run_dir), seed_index)
 
+
+__all__ = ["LoadedRun", "Policy", "load_policy", "load_run", "make_act"]

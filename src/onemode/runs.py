@@ -274,3 +274,7 @@ def to_jsonable(value):
     """Device arrays and numpy scalars -> lists and floats."""
     array = np.asarray(value)
     return array.item() if array.ndim == 0 else array.tolist()
+
+
+__all__ = ["RESUMABLE_SETTINGS", "RunDir", "RunRecord", "TrainConfig", "config_differences",
+           "leaf_names", "to_jsonable"]

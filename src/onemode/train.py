@@ -189,3 +189,6 @@ class _Progress:
     def __exit__(self, *exc):
         if self.enabled:
             self.bar.stop()
+
+
+__all__ = ["TrainResult", "chunk_ends", "init_seeds", "make_update_many", "train"]

@@ -416,3 +416,7 @@ def _register(kind: str) -> None:
 
 for _kind in KINDS:
     _register(_kind)
+
+
+__all__ = ["BEST_GOAL", "BLOCK", "GRIP", "HORIZON", "KINDS", "N_GOALS", "REFERENCE",
+           "FetchFourGoalEnv", "generate_episodes", "goal_index"]
