@@ -206,8 +206,8 @@ def test_lom_heads_for_the_best_goal_on_fetch_reach(tmp_path):
 @pytest.mark.slow
 def test_lom_pushes_the_block_to_the_best_goal(tmp_path):
     """On push, LOM's behaviour model needs the paper's I_M = 20,000 updates: with 5,000 it
-    lost the block in half the episodes (benchmarks/README.md). Real data and rollouts;
-    about seven minutes on 2 cores.
+    lost the block in half the episodes (experiments/2026-11-25-fetch-mdn-steps/). Real
+    data and rollouts; about seven minutes on 2 cores.
     """
     from onemode.algos import lom
 
