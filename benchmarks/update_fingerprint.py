@@ -38,7 +38,6 @@ VARIANTS = [(name, name, {}) for name in sorted(ALGOS)] + [
                             "mdn_tanh_means": True, "hyper_q_batch_size": 96, "beta": 0.2,
                             "min_mode_weight": 0.0}),
     ("lom-samples", "lom", {"hyper_q_samples": 4}),
-    ("lom-critic-pick", "lom", {"best_mode_by": "critic"}),
     ("lom-act-greedy", "lom", {"act_by": "greedy_mode"}),
     ("lom-act-critic", "lom", {"act_by": "critic_mode"}),
 ]

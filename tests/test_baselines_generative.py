@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from onemode.algos import behaviour_critic, cvae, wcgan, wcvae
-from onemode.algos.config import ConfigError
+from onemode.errors import ConfigError
 from onemode.algos.critics import q_value
-from onemode.data import data_spec
+from onemode.targets import data_spec
 from onemode.policy import load_run
 from onemode.runs import TrainConfig
 from onemode.tasks.bandit import branch_centres

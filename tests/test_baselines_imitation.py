@@ -14,10 +14,11 @@ import numpy as np
 import pytest
 
 from onemode.algos import awac, bc, gaussian, get_algo, onestep
-from onemode.algos.config import ConfigError
+from onemode.errors import ConfigError
 from onemode.algos.critics import q_value, sampled_advantage
 from onemode.algos.mixture import most_probable_mean
-from onemode.data import Dataset, data_spec, to_device
+from onemode.data import Dataset, to_device
+from onemode.targets import data_spec
 from onemode.nets import Mixture
 from onemode.policy import load_policy
 from onemode.runs import RunDir, TrainConfig

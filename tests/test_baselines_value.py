@@ -13,9 +13,9 @@ import pytest
 
 from onemode.algos import cql, dmpo, iql, lapo, td3bc
 from onemode.algos.common import exp_clip_weight
-from onemode.algos.config import ConfigError
+from onemode.errors import ConfigError
 from onemode.algos.critics import q_value
-from onemode.data import data_spec
+from onemode.targets import data_spec
 from onemode.nets import tanh_log_prob
 from onemode.policy import load_run
 from onemode.runs import RunDir, TrainConfig

@@ -8,7 +8,7 @@ import pytest
 
 import onemode.bench as bench
 from onemode.aggregate import iqm_interval
-from onemode.algos.config import ConfigError
+from onemode.errors import ConfigError
 from onemode.bench import BenchSpec, run_bench
 from onemode.runs import RunDir
 
@@ -28,7 +28,7 @@ def test_bench_writes_tables_curves_figures_and_resumes_after_interruption(tmp_p
     real_train, calls = bench.train, []
 
     def train_then_die(*args, **kwargs):
-        calls.append(args[3]["task"])
+        calls.append(args[3].task)
         if len(calls) == 2:
             raise KeyboardInterrupt  # the bench is killed during its second run
         return real_train(*args, **kwargs)
@@ -134,11 +134,16 @@ def test_bench_refuses_options_no_algorithm_has(tmp_path):
                   show_progress=False)
 
 
-def test_a_preset_reaches_only_the_algorithms_that_have_it():
+def test_a_preset_reaches_only_the_algorithms_that_have_it_with_each_datasets_row():
     spec = _spec(algos=("lom", "bc"), preset="authors", sweep=None)
-    assert bench.algo_config("lom", spec, None).advantage_baseline == "policy"
-    assert bench.algo_config("lom", _spec(sweep=None), None).advantage_baseline == "mode_mean"
-    assert bench.algo_config("bc", spec, None) == bench.algo_config("bc", _spec(sweep=None), None)
+    config, note = bench.algo_config("lom", spec, None, "multigoal")
+    assert config.advantage_baseline == "policy" and "no row for multigoal" in note
+    config, note = bench.algo_config("lom", spec, None, "hopper-medium-expert")
+    assert (config.n_components, config.n_critics) == (2, 6) and "hopper-medium-expert" in note
+    default, note = bench.algo_config("lom", _spec(sweep=None), None, "multigoal")
+    assert default.advantage_baseline == "mode_mean" and note is None
+    assert bench.algo_config("bc", spec, None, "multigoal") == \
+        bench.algo_config("bc", _spec(sweep=None), None, "multigoal")
 
 
 # ------------------------------------------------------------ aggregates

@@ -18,9 +18,11 @@ import pytest
 
 from onemode.algos import ALGOS, get_algo
 from onemode.algos.base import MAIN_PHASE
-from onemode.algos.config import ConfigError, shared_option
+from onemode.algos.config import shared_option
+from onemode.errors import ConfigError
 from onemode.algos.critics import bellman_target
-from onemode.data import Dataset, data_spec, load_dataset, to_device
+from onemode.data import Dataset, load_dataset, to_device
+from onemode.targets import data_spec
 from onemode.export import FORMATS, check_observations, export, exported_actions
 from onemode.policy import load_policy, load_run, make_act
 from onemode.runs import RunDir, TrainConfig

@@ -16,9 +16,10 @@ import numpy as np
 import pytest
 
 from onemode.algos import get_algo
-from onemode.algos.config import ConfigError
+from onemode.errors import ConfigError
 from onemode.cli import main
-from onemode.data import DatasetError, data_spec
+from onemode.targets import data_spec
+from onemode.errors import DatasetError
 from onemode.envs import find_reference
 from onemode.export import export, exported_actions
 from onemode.policy import load_policy
@@ -116,7 +117,7 @@ def test_a_file_that_does_not_fit_the_environment_is_refused_before_training(hop
         short_run(tmp_path, spec)
     assert not (tmp_path / "run" / "checkpoint.npz").exists()
     declared = data_spec(dataset=str(hopper_file), env="Hopper-v5", action_bounds=[-1.0, 1.0])
-    assert declared["action_bounds"] == [-1.0, 1.0]  # the environment's own: accepted
+    assert declared.action_bounds == (-1.0, 1.0)  # the environment's own: accepted
     with pytest.raises(ConfigError, match="not those of environment 'Hopper-v5'"):
         data_spec(dataset=str(hopper_file), env="Hopper-v5", action_bounds=[-2.0, 2.0])
     assert main(["train", "--dataset", str(hopper_file), "--env", "Nowhere-v0", "--out",
@@ -165,7 +166,7 @@ def test_a_minari_dataset_evaluates_in_its_environment_with_no_flag(cheetah_mina
     assert "0 = -300, 100 = 1500 (the Minari dataset's ref_min_score/ref_max_score)" in printed
 
     spec = data_spec(dataset=str(cheetah_minari))
-    assert spec["env"] == "HalfCheetah-v5"
+    assert spec.env == "HalfCheetah-v5"
     result = short_run(tmp_path, spec, algo="iql", steps=200, episodes=1)
     rollouts = result.final_eval
     assert np.all(rollouts.lengths == 1000)  # the environment's own limit, not the data's 100
@@ -202,8 +203,8 @@ def test_a_registered_environment_with_other_action_bounds_works_end_to_end(tmp_
     np.savez(path, **arrays)
 
     spec = data_spec(dataset=str(path), env="OnemodeTestReachLevel-v0")
-    assert spec["action_bounds"] == [[-2.0], [2.0]]  # the environment's, not [-1, 1]
-    assert spec["reference"]["min"] is None           # raw returns, labelled as such
+    assert spec.action_bounds == ([-2.0], [2.0])  # the environment's, not [-1, 1]
+    assert spec.reference.min is None           # raw returns, labelled as such
     result = short_run(tmp_path, spec, steps=400, episodes=3)
     returns = result.final_eval.returns
     np.testing.assert_array_equal(result.final_eval.scores, returns)

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from onemode.algos import get_algo
-from onemode.algos.config import ConfigError
+from onemode.errors import ConfigError
 from onemode.cli import main
-from onemode.data import data_spec
+from onemode.targets import data_spec
 from onemode.export import export, exported_actions
 from onemode.nets import MLP_HEADS
 from onemode.policy import load_policy

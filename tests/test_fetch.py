@@ -142,7 +142,7 @@ def test_dataset_replays_exactly_in_env():
 def test_action_figure_draws_the_xy_motion_of_fetch_actions(tmp_path):
     """4-d Fetch actions are drawn in their first two (x, y), mixture components included."""
     from onemode.algos import lom
-    from onemode.data import data_spec
+    from onemode.targets import data_spec
     from onemode.figures import action_figure
     from onemode.runs import TrainConfig
     from onemode.train import train
@@ -163,7 +163,8 @@ def _lom_and_bc(tmp_path, kind: str, starts: int, steps: int, lom_config):
     Returns each seed's LOM and BC score and the goal each LOM episode ended at.
     """
     from onemode.algos import bc
-    from onemode.data import data_spec, save_dataset
+    from onemode.data import save_dataset
+    from onemode.targets import data_spec
     from onemode.runs import TrainConfig
     from onemode.train import train
 

@@ -6,7 +6,8 @@ import h5py
 import numpy as np
 import pytest
 
-from onemode.data import Dataset, DatasetError, load_dataset, save_dataset
+from onemode.data import Dataset, load_dataset, save_dataset
+from onemode.errors import DatasetError
 from onemode.data import hdf5_io, minari_io, npz_io
 
 N, OBS_DIM, ACT_DIM = 14, 3, 2

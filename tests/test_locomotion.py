@@ -11,7 +11,7 @@ import shutil
 import numpy as np
 import pytest
 
-from onemode.algos.config import ConfigError
+from onemode.errors import ConfigError
 from onemode.behaviour.online import OnlineRun, OnlineSettings
 from onemode.behaviour.snapshots import (
     logged_returns,

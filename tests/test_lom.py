@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from onemode.algos import get_algo, lom
-from onemode.algos.config import ConfigError
+from onemode.errors import ConfigError
 from onemode.algos.critics import q_value
-from onemode.data import data_spec
+from onemode.targets import data_spec
 from onemode.nets import Mixture, gaussian_log_prob, mixture_log_prob
 from onemode.policy import load_run
 from onemode.runs import RunDir, TrainConfig
@@ -31,7 +31,6 @@ SMALL = dict(hidden=(64, 64), n_components=4, batch_size=128, mdn_steps=3000, hy
     ({"min_mode_weight": 1.0}, "min_mode_weight"),
     ({"imitation_noise": -0.1}, "imitation_noise"),
     ({"act_by": "heaviest_mode"}, "act_by"),
-    ({"best_mode_by": "q"}, "best_mode_by"),
     ({"n_components": "ten"}, "n_components"),
     ({"n_components": 2.5}, "n_components"),
     ({"hyper_q_batch_size": -1}, "hyper_q_batch_size"),
@@ -48,16 +47,18 @@ def test_config_reads_command_line_strings():
 
 
 def test_the_authors_preset_starts_from_their_settings_and_set_overrides_it():
-    config = lom.Config.from_dict({"beta": "0.5"}, preset="authors")
+    from onemode.presets import configure
+    config, note = configure("lom", {"beta": "0.5"}, "authors", "multigoal")
     assert (config.advantage_baseline, config.hyper_q_input, config.actor_lr) == (
         "policy", "one_hot", 1e-3)
     assert config.beta == 0.5 and config.n_components == lom.Config().n_components
     assert (config.hidden, config.mdn_hidden, config.mdn_tanh_means,
             config.hyper_q_batch_size) == ((256, 256), (512, 512), True, 1024)
+    assert "no row for multigoal" in note
     # a saved run's config is whole: read back without the preset, it is the same
     assert lom.Config.from_dict(config.to_dict()) == config
-    with pytest.raises(ConfigError, match="no preset 'author' for Config; presets: authors"):
-        lom.Config.from_dict({}, preset="author")
+    with pytest.raises(ConfigError, match="no preset 'author' for lom; its presets: authors"):
+        configure("lom", {}, "author")
 
 
 def test_unknown_algorithm_is_refused():
@@ -107,9 +108,8 @@ def test_greedy_mode_ignores_components_without_weight_at_the_state():
     np.testing.assert_array_equal(lom.greedy_mode(values, mixture, 0.0), [2, 1])
 
 
-def test_training_teaches_the_mode_its_ranking_values_most():
-    """Eq. 7 in the update: Q_phi's argmax by default, Q_psi(s, mu_u(s))'s with
-    best_mode_by=critic; here the two disagree."""
+def test_training_teaches_the_mode_the_hyper_q_values_most():
+    """Eq. 7 in the update: Q_phi's argmax, here not the mode Q_psi(s, mu_u(s)) prefers."""
     from onemode.data import Dataset, to_device
     batch = to_device(Dataset.from_arrays({
         "observations": np.zeros((4, 1), np.float32), "actions": np.zeros((4, 1)),
@@ -127,15 +127,24 @@ def test_training_teaches_the_mode_its_ranking_values_most():
     def hyper_q_prefers_mode_0(params, observations):
         return jnp.broadcast_to(jnp.array([1.0, 0.0, -1.0]), observations.shape[:-1] + (3,))
 
-    for best_mode_by, expected in (("hyper_q", [1, 0, 0]), ("critic", [0, 0, 1])):
-        config = lom.Config(hidden=(8,), n_components=3, best_mode_by=best_mode_by)
-        state = lom.init(jax.random.PRNGKey(0), 1, 1, config)
-        state = state._replace(mdn=state.mdn.replace(apply_fn=fixed_mixture),
-                               critic=state.critic.replace(apply_fn=linear_q),
-                               hyper_q=state.hyper_q.replace(apply_fn=hyper_q_prefers_mode_0))
-        _, metrics = jax.jit(partial(lom.update, config=config))(state, batch,
-                                                                 jax.random.PRNGKey(1))
-        np.testing.assert_allclose(np.asarray(metrics["mode_frequency"]), expected)
+    config = lom.Config(hidden=(8,), n_components=3)
+    state = lom.init(jax.random.PRNGKey(0), 1, 1, config)
+    state = state._replace(mdn=state.mdn.replace(apply_fn=fixed_mixture),
+                           critic=state.critic.replace(apply_fn=linear_q),
+                           hyper_q=state.hyper_q.replace(apply_fn=hyper_q_prefers_mode_0))
+    _, metrics = jax.jit(partial(lom.update, config=config))(state, batch, jax.random.PRNGKey(1))
+    np.testing.assert_allclose(np.asarray(metrics["mode_frequency"]), [1, 0, 0])
+    # acting by the critic's mode takes the mode Q_psi values most, on the same state
+    report = lom.mode_report(state, batch.observations, config.replace(act_by="critic_mode"))
+    np.testing.assert_array_equal(np.asarray(report["best_mode"]), [2, 2, 2, 2])
+
+
+def test_a_retired_option_loads_at_the_value_kept_and_is_refused_at_another():
+    """best_mode_by was retired; a record holding it at the kept value ("hyper_q") is the
+    same config, one holding "critic" is refused in one line naming it."""
+    assert lom.Config.from_dict({"best_mode_by": "hyper_q", "beta": 2.0}) == lom.Config(beta=2.0)
+    with pytest.raises(ConfigError, match="best_mode_by=critic was retired .*experiments/"):
+        lom.Config.from_dict({"best_mode_by": "critic"})
 
 
 def test_mdn_tanh_means_bounds_the_behaviour_models_means():
@@ -161,12 +170,16 @@ def test_the_hyper_q_learns_from_its_own_larger_batch():
     # the same first 8 rows, other states after them
     other_tail = batch._replace(observations=batch.observations.at[8:].multiply(-1.0))
 
-    # pi_theta's pick by Q_psi, so that its teacher does not hang on Q_phi's rows
-    config = lom.Config(hidden=(8,), n_components=2, batch_size=8, hyper_q_batch_size=32,
-                        best_mode_by="critic")
+    config = lom.Config(hidden=(8,), n_components=2, batch_size=8, hyper_q_batch_size=32)
     assert lom.phases(config)[-1].batch_size == 32
     assert lom.phases(config.replace(hyper_q_batch_size=0))[-1].batch_size == 8
     state = lom.init(jax.random.PRNGKey(0), 2, 1, config)
+    network = state.hyper_q.apply_fn
+
+    def picks_mode_0(params, observations):  # Q_phi still learns; its pick stays mode 0,
+        return jnp.array([1.0, 0.0]) + 1e-6 * network(params, observations)  # so pi_theta's too
+
+    state = state._replace(hyper_q=state.hyper_q.replace(apply_fn=picks_mode_0))
     update = jax.jit(partial(lom.update, config=config))
     one, _ = update(state, batch, jax.random.PRNGKey(1))
     other, _ = update(state, other_tail, jax.random.PRNGKey(1))

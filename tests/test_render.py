@@ -8,7 +8,8 @@ from PIL import Image, ImageSequence
 
 from onemode.algos import bc
 from onemode.cli import main
-from onemode.data import data_spec, save_dataset
+from onemode.data import save_dataset
+from onemode.targets import data_spec
 from onemode.render import Episode, caption, captioned_frames
 from onemode.runs import TrainConfig
 from onemode.tasks import get_task, multigoal

@@ -6,7 +6,8 @@ import h5py
 import numpy as np
 import pytest
 
-from onemode.data import DatasetError, load_dataset, save_dataset
+from onemode.data import load_dataset, save_dataset
+from onemode.errors import DatasetError
 from onemode.data.dataset import Dataset
 
 N = 12

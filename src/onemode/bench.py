@@ -30,13 +30,16 @@ from typing import NamedTuple
 import numpy as np
 
 from onemode.aggregate import iqm_interval
+from onemode.distributed import run_on_ray
 from onemode.algos import get_algo
-from onemode.algos.config import ConfigError
-from onemode.data import data_spec, save_dataset
+from onemode.data import DataSpec, save_dataset
 from onemode.envs import Reference
+from onemode.errors import ConfigError
 from onemode.figures import action_figure
 from onemode.fileio import atomic_write
-from onemode.runs import RESUMABLE_SETTINGS, RunDir, TrainConfig, config_differences, run_record
+from onemode.presets import configure, find_preset
+from onemode.runs import RESUMABLE_SETTINGS, RunDir, RunRecord, TrainConfig, config_differences
+from onemode.targets import data_spec
 from onemode.tasks import get_task
 from onemode.train import train
 
@@ -58,7 +61,7 @@ class BenchSpec:
     ref_min: float | None = None
     ref_max: float | None = None
 
-    def sources(self, out: Path) -> dict[str, dict]:
+    def sources(self, out: Path) -> dict[str, DataSpec]:
         """label -> data spec: each task (its data generated under OUT/data), each file."""
         sources = {task: data_spec(task=task, dataset=data_path(task, self.size, out))
                    for task in self.tasks}
@@ -77,18 +80,19 @@ def run_label(algo: str, sweep_value: str | None, sweep_name: str | None) -> str
     return algo if sweep_value is None else f"{algo}-{sweep_name}={sweep_value}"
 
 
-def algo_config(algo: str, spec: BenchSpec, sweep_value: str | None):
-    """The algorithm's defaults, with the bench's options where the algorithm has them."""
-    config_class = get_algo(algo).Config
-    known = {f.name for f in dataclasses.fields(config_class)}
+def algo_config(algo: str, spec: BenchSpec, sweep_value: str | None, dataset: str | None):
+    """The algorithm's defaults, under the bench's preset's options for `dataset` where the
+    algorithm has that preset, under the bench's options where it has them; and the
+    preset's line saying which of its rows it used (None: no preset)."""
+    known = {f.name for f in dataclasses.fields(get_algo(algo).Config)}
     values = {k: v for k, v in spec.options if k in known}
     if spec.sweep is not None:
         name = spec.sweep[0]
         if name not in known:
             raise ConfigError(f"--sweep {name}: {algo} has no option '{name}'")
         values[name] = sweep_value
-    preset = spec.preset if spec.preset in config_class.PRESETS else None
-    return config_class.from_dict(values, preset=preset)
+    preset = spec.preset if spec.preset and find_preset(algo, spec.preset) else None
+    return configure(algo, values, preset, dataset)
 
 
 def task_data(task_name: str, size: int | None, out: Path, log=print) -> Path:
@@ -117,13 +121,15 @@ BACKENDS = ("local", "ray")
 
 
 class Job(NamedTuple):
-    """One training run of a bench: a task or file, an algorithm (and sweep value), all seeds."""
+    """One training run of a bench: a task or file, an algorithm (and sweep value), all seeds.
+
+    Its configs are resolved here, once: a worker (that may run elsewhere) trains the record.
+    """
 
     task: str
-    algo: str
-    sweep_value: str | None
     run_dir: Path
-    source: dict          # the data spec, resolved here (a worker may run elsewhere)
+    record: RunRecord     # the algorithm, its config, the training config and the data spec
+    preset_note: str | None = None   # which row of the bench's preset the config took
 
 
 def run_bench(spec: BenchSpec, out, show_progress: bool = True, log=print,
@@ -143,15 +149,14 @@ def run_bench(spec: BenchSpec, out, show_progress: bool = True, log=print,
         if not any(option in {f.name for f in dataclasses.fields(get_algo(a).Config)}
                    for a in spec.algos):
             raise ConfigError(f"--set {option}: none of {', '.join(spec.algos)} has that option")
-    if spec.preset is not None and not any(spec.preset in get_algo(a).Config.PRESETS
-                                           for a in spec.algos):
+    if spec.preset is not None and not any(find_preset(a, spec.preset) for a in spec.algos):
         raise ConfigError(f"--preset {spec.preset}: none of {', '.join(spec.algos)} has that "
                           "preset")
     jobs = plan(spec, out)
-    for job in jobs:  # every config and earlier run, before the first long run
-        record = run_record(job.algo, algo_config(job.algo, spec, job.sweep_value),
-                            bench_train_config(spec), job.source)
-        _check_earlier_run(job.run_dir, record)
+    for job in jobs:  # every earlier run, before the first long run
+        _check_earlier_run(job.run_dir, job.record)
+        if job.preset_note:
+            log(f"{job.task} / {job.run_dir.name}: {job.preset_note}")
     pending = [job for job in jobs if not (job.run_dir / "done.json").exists()]
     for i, job in enumerate(jobs, 1):
         if job not in pending:
@@ -168,12 +173,12 @@ def run_bench(spec: BenchSpec, out, show_progress: bool = True, log=print,
     if backend == "local":
         for job in pending:
             log(f"[{jobs.index(job) + 1}/{len(jobs)}] {job.task} / {job.run_dir.name}")
-            train_job(spec, out, job, show_progress)
+            train_job(job, show_progress)
             report(spec, out, jobs)
     elif pending:
-        from onemode.distributed import run_on_ray
-        failures = run_on_ray(spec, out, pending, address=address, gpus_per_task=gpus_per_task,
-                              log=log, on_done=lambda: report(spec, out, jobs))
+        failures = run_on_ray(train_job, out, pending, address=address,
+                              gpus_per_task=gpus_per_task, log=log,
+                              on_done=lambda: report(spec, out, jobs))
     results = report(spec, out, jobs)
     for task in results:
         run_dirs = {label: out / "runs" / task / label for label in results[task]}
@@ -206,19 +211,26 @@ def bench_train_config(spec: BenchSpec) -> TrainConfig:
 
 def plan(spec: BenchSpec, out: Path) -> list[Job]:
     sweep_name = spec.sweep[0] if spec.sweep else None
-    return [Job(task, algo, value, out / "runs" / task / run_label(algo, value, sweep_name),
-                source)
-            for task, source in spec.sources(out).items() for algo in spec.algos
-            for value in (spec.sweep[1] if spec.sweep else (None,))]
+    train_config = bench_train_config(spec)
+    sources = spec.sources(out)
+    jobs = []
+    for task, source in sources.items():
+        for algo in spec.algos:
+            for value in (spec.sweep[1] if spec.sweep else (None,)):
+                config, note = algo_config(algo, spec, value, source.label)
+                jobs.append(Job(task, out / "runs" / task / run_label(algo, value, sweep_name),
+                                RunRecord(algo, config, train_config, source), note))
+    return jobs
 
 
-def train_job(spec: BenchSpec, out: Path, job: Job, show_progress: bool = False) -> Path:
+def train_job(job: Job, show_progress: bool = False) -> Path:
     """Train (or resume) one run of the bench and mark it done: what a backend runs."""
     resume = (job.run_dir / "checkpoint.npz").exists()
     if not resume and job.run_dir.exists():
         shutil.rmtree(job.run_dir)  # cut off before its first checkpoint: start again
-    train(job.algo, algo_config(job.algo, spec, job.sweep_value), bench_train_config(spec),
-          job.source, job.run_dir, resume=resume, show_progress=show_progress)
+    record = job.record
+    train(record.algo, record.algo_config, record.train_config, record.data, job.run_dir,
+          resume=resume, show_progress=show_progress)
     atomic_write(job.run_dir / "done.json", lambda tmp: tmp.write_text("{}\n"))
     return job.run_dir
 
@@ -233,7 +245,7 @@ def report(spec: BenchSpec, out: Path, jobs: list[Job]) -> dict:
     return results
 
 
-def _check_earlier_run(run_dir: Path, planned: dict) -> None:
+def _check_earlier_run(run_dir: Path, planned: RunRecord) -> None:
     """A run already in OUT counts for this bench only if this bench would train it the same way.
 
     A finished run must match in everything; a cut-off one may be resumed to another
@@ -244,7 +256,7 @@ def _check_earlier_run(run_dir: Path, planned: dict) -> None:
     if not run.exists() or not (finished or run.checkpoint_path.exists()):
         return  # nothing yet, or cut off before its first checkpoint: it starts again
     differences = config_differences(
-        run.read_config(), planned,
+        run.read_record(), planned,
         {"log_every", "checkpoint_every"} if finished else RESUMABLE_SETTINGS)
     if differences:
         raise ConfigError(f"{run_dir} was trained with other settings than this bench asks "
@@ -258,9 +270,10 @@ def collect(run_dir: Path, seeds) -> dict:
     evals = [r for r in records if r["phase"] == "eval"]
     if not evals:
         raise ConfigError(f"{run_dir}: no evaluation in the log (does the task have an environment?)")
+    reference = RunDir(run_dir).read_record().data.reference
     return {"seeds": list(seeds), "final_scores": evals[-1]["score"],
             "final_returns": evals[-1]["return"],
-            "reference": RunDir(run_dir).read_config()["data"].get("reference"),
+            "reference": reference.to_dict() if reference is not None else None,
             "curve": {"step": [r["step"] for r in evals], "score": [r["score"] for r in evals]},
             **timing(records)}
 

@@ -20,9 +20,7 @@ def main(argv=None) -> int:
     if not hasattr(args, "run"):
         parser.print_help()
         return 2
-    from onemode.algos.config import ConfigError
-    from onemode.data import DatasetError
-    from onemode.runs import CheckpointError
+    from onemode.errors import CheckpointError, ConfigError, DatasetError
     try:
         return args.run(args) or 0
     except (DatasetError, ConfigError, CheckpointError, FileNotFoundError, FileExistsError,
@@ -74,12 +72,18 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--checkpoint-every", type=int)
     train.add_argument("--set", action="append", default=[], metavar="OPTION=VALUE",
                        help="algorithm option, e.g. --set n_components=5 (repeatable)")
-    train.add_argument("--preset", help="a named set of the algorithm's options, which --set "
+    train.add_argument("--preset", help="a named set of the algorithm's options, per dataset "
+                       "where its source tunes per dataset (onemode presets), which --set "
                        "overrides (lom: authors, their public code's settings)")
     train.add_argument("--out", help="run directory (default runs/ALGO-TASK)")
     train.add_argument("--resume", action="store_true", help="continue the run in --out")
     train.add_argument("--no-progress", action="store_true")
     train.set_defaults(run=_train)
+
+    presets = commands.add_parser("presets", help="named settings of the algorithms, per dataset")
+    presets.add_argument("name", nargs="?", metavar="ALGO/NAME",
+                         help="show one preset's rows (e.g. lom/authors)")
+    presets.set_defaults(run=_presets)
 
     evaluate = commands.add_parser("eval", help="roll out a trained run's policies")
     evaluate.add_argument("run_dir")
@@ -123,7 +127,8 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--set", action="append", default=[], metavar="OPTION=VALUE",
                        help="option for every algorithm that has it, e.g. --set hidden=128,128")
     bench.add_argument("--preset", help="a named set of options for every algorithm that has "
-                       "it, which --set overrides (lom: authors)")
+                       "it, each dataset its own row where the preset has one (onemode "
+                       "presets), which --set overrides (lom: authors)")
     bench.add_argument("--sweep", metavar="OPTION=V1,V2,...",
                        help="one run per value, e.g. --sweep n_components=1,2,5,10,20")
     bench.add_argument("--out", default="runs/bench")
@@ -200,7 +205,7 @@ def _add_bounds(parser):
 
 def _bounds(args):
     if (args.action_low is None) != (args.action_high is None):
-        from onemode.algos.config import ConfigError
+        from onemode.errors import ConfigError
         raise ConfigError("give both --action-low and --action-high, or neither")
     return None if args.action_low is None else [args.action_low, args.action_high]
 
@@ -232,13 +237,12 @@ def _data_make(args):
 def _data_info(args):
     from onemode.data import load_dataset
     from onemode.data.io import dataset_environment
-    from onemode.data.spec import environment_bounds
-    from onemode.envs import environment_shape, find_reference
+    from onemode.envs import action_bounds, environment_shape, find_reference
 
     found = dataset_environment(args.path)
     bounds = _bounds(args)
     if bounds is None and found["env_id"]:  # read the data in its environment's units
-        bounds = environment_bounds(environment_shape(found["env_id"]))
+        bounds = action_bounds(environment_shape(found["env_id"]))
     summary = load_dataset(args.path, action_bounds=bounds).summary()
     reference = find_reference(found["env_id"], metadata=found)
     summary["environment"] = found["env_id"]
@@ -272,12 +276,38 @@ def _print_summary(s: dict):
         print(f"note          {note}")
 
 
+# ---------------------------------------------------------------- presets
+def _presets(args):
+    from onemode.errors import ConfigError
+    from onemode.presets import all_presets, find_preset
+
+    if args.name is None:
+        for preset in all_presets():
+            print(f"{preset.algo}/{preset.name}  --algo {preset.algo} --preset {preset.name}"
+                  f"  ({len(preset.rows)} dataset rows; {preset.path.name})")
+            print(f"    source: {preset.source}")
+        return
+    algo, _, name = args.name.partition("/")
+    preset = find_preset(algo, name)
+    if preset is None:
+        known = ", ".join(f"{p.algo}/{p.name}" for p in all_presets())
+        raise ConfigError(f"no preset '{args.name}'; presets: {known}")
+    print(f"{preset.algo}/{preset.name}: {preset.source}")
+    print(f"file: {preset.path}")
+    print("on every dataset: " + ", ".join(f"{k}={v}" for k, v in preset.common.items()))
+    for dataset, row in preset.rows.items():
+        print(f"  {dataset:28s} " + ", ".join(f"{k}={v}" for k, v in row.items()))
+    shared = preset.shared_by_all_rows()
+    print("on other data: the settings on every dataset"
+          + (", and " + ", ".join(f"{k}={v}" for k, v in shared.items()) if shared else ""))
+
+
 # ------------------------------------------------------------------ train
 def _train(args):
     from onemode.algos import get_algo
-    from onemode.data import data_spec
-    from onemode.data.spec import evaluation_target
+    from onemode.presets import configure
     from onemode.runs import RunDir, TrainConfig
+    from onemode.targets import data_spec, evaluation_target
     from onemode.train import train
 
     overrides = {k: v for k, v in (("log_every", args.log_every), ("eval_every", args.eval_every),
@@ -285,7 +315,7 @@ def _train(args):
                                    ("checkpoint_every", args.checkpoint_every),
                                    ("steps", args.steps)) if v is not None}
     if args.resume:
-        from onemode.algos.config import ConfigError
+        from onemode.errors import ConfigError
         if not args.out:
             raise ConfigError("--resume needs --out RUN_DIR")
         fixed = [flag for flag, value in (
@@ -300,19 +330,21 @@ def _train(args):
                               f"config.json; {', '.join(fixed)} cannot change them (only "
                               f"--steps, --eval-episodes and the log, eval and checkpoint "
                               f"periods can); train into a new --out instead")
-        record = RunDir(args.out).read_config()
-        algo_name, spec = record["algo"], record["data"]
-        algo_config = get_algo(algo_name).Config.from_dict(record["algo_config"])
-        config = TrainConfig.from_dict({**record["train_config"], **overrides})
+        record = RunDir(args.out).read_record()
+        algo_name, algo_config, spec = record.algo, record.algo_config, record.data
+        config = record.train_config.replace(**overrides)
     else:
         algo_name = args.algo or "lom"
-        algo_config = get_algo(algo_name).Config.from_dict(_parse_sets(args.set),
-                                                            preset=args.preset)
+        get_algo(algo_name)  # an unknown name fails before the data is looked at
         config = TrainConfig.from_dict({"seeds": _parse_seeds(args.seeds or "0"), **overrides})
         spec = data_spec(task=args.task, dataset=args.dataset, size=args.size,
                          data_seed=args.data_seed or 0, action_bounds=_bounds(args),
                          env=args.env, ref_min=args.ref_min, ref_max=args.ref_max)
-    out = args.out or f"runs/{algo_name}-{spec['task'] or Path(spec['dataset']).stem}"
+        algo_config, preset_note = configure(algo_name, _parse_sets(args.set), args.preset,
+                                             spec.label)
+        if preset_note:
+            print(preset_note)
+    out = args.out or f"runs/{algo_name}-{spec.label}"
     result = train(algo_name, algo_config, config, spec, out, resume=args.resume,
                    show_progress=not args.no_progress)
     print(f"run directory: {result.run_dir}")
@@ -321,7 +353,7 @@ def _train(args):
 
 
 def _parse_sets(items: list[str]) -> dict:
-    from onemode.algos.config import ConfigError
+    from onemode.errors import ConfigError
     values = {}
     for item in items:
         key, sep, value = item.partition("=")
@@ -332,7 +364,7 @@ def _parse_sets(items: list[str]) -> dict:
 
 
 def _parse_seeds(text: str) -> tuple[int, ...]:
-    from onemode.algos.config import ConfigError
+    from onemode.errors import ConfigError
     try:
         return tuple(int(s) for s in text.split(",") if s.strip())
     except ValueError:
@@ -357,19 +389,13 @@ def _print_scores(rollouts, seeds, reference):
 def _eval(args):
     import numpy as np
 
-    from onemode.algos.config import ConfigError
-    from onemode.data.spec import evaluation_target_for
-    from onemode.evaluate import check_fits, rollout_seeds
+    from onemode.evaluate import rollout_seeds
     from onemode.policy import load_run
+    from onemode.targets import run_target
 
     acting = _parse_sets(args.set)
     run = load_run(args.run_dir, acting=acting)
-    target = evaluation_target_for(run.data_spec, args.task, args.env, args.ref_min,
-                                   args.ref_max)
-    if target is None:
-        raise ConfigError(f"{run.path} trained on a dataset without an environment; "
-                          "give --task NAME or --env ENV_ID to evaluate it")
-    check_fits(target, run.obs_dim, run.act_dim, f"the run in {run.path}")
+    target = run_target(run, args.task, args.env, args.ref_min, args.ref_max)
     seeds = run.train_config.seeds
     rollouts = rollout_seeds(target, lambda obs: np.asarray(run.act(run.state, obs)),
                              len(seeds), args.episodes)
@@ -383,10 +409,11 @@ def _render(args):
     from onemode.render import use_headless_gl
     use_headless_gl()   # before anything can import MuJoCo's GL
     from onemode.policy import load_run
-    from onemode.render import render_run, run_target
+    from onemode.render import render_run
+    from onemode.targets import run_target
 
     run = load_run(args.run_dir)
-    target = run_target(run, args.task, args.env, args.ref_min, args.ref_max)
+    target = run_target(run, args.task, args.env, args.ref_min, args.ref_max, verb="render")
     out = args.out or Path(run.path) / "policy.gif"
     result = render_run(run, target, out, episodes=args.episodes, seed_index=args.seed_index,
                         fps=args.fps, width=args.width, height=args.height)
@@ -402,7 +429,7 @@ def _render(args):
 
 # ------------------------------------------------------------------ bench
 def _bench(args):
-    from onemode.algos.config import ConfigError
+    from onemode.errors import ConfigError
     from onemode.bench import BenchSpec, run_bench
 
     def names(text):
@@ -490,8 +517,8 @@ def _demo(args):
     import shutil
 
     from onemode.algos import lom
-    from onemode.data import data_spec
     from onemode.runs import TrainConfig
+    from onemode.targets import data_spec
     from onemode.tasks import get_task
     from onemode.train import train
 

@@ -15,7 +15,7 @@ import time
 import uuid
 from pathlib import Path
 
-from onemode.algos.config import ConfigError
+from onemode.errors import ConfigError
 
 ATTEMPTS = 2  # a failed run is retried once
 
@@ -28,23 +28,24 @@ def _ray():
     return ray
 
 
-def _train_remote(spec, out: str, job, marker: str, token: str) -> dict:
+def _train_remote(train_job, out: str, job, marker: str, token: str) -> dict:
     """On a worker: check that OUT is the driver's, train the run, say how long it took."""
-    from onemode.bench import train_job
     seen = Path(marker)
     if not seen.exists() or seen.read_text() != token:
         raise ConfigError(f"{out} is not this bench's output directory on worker "
                           f"{socket.gethostname()}: --out must be on a filesystem every Ray "
                           f"worker shares")
     started = time.time()
-    train_job(spec, Path(out), job, show_progress=False)
+    train_job(job, show_progress=False)
     return {"host": socket.gethostname(), "seconds": time.time() - started}
 
 
-def run_on_ray(spec, out: Path, jobs: list, address: str | None = None,
+def run_on_ray(train_job, out: Path, jobs: list, address: str | None = None,
                gpus_per_task: float = 0, cpus_per_task: float = 1, log=print,
                on_done=lambda: None) -> dict[str, str]:
-    """Train `jobs` as Ray tasks; returns {run: error} for those that failed twice.
+    """Train `jobs` as Ray tasks, each by `train_job(job)` on a worker (the bench's function,
+    handed down: this backend never imports the bench); returns {run: error} for those that
+    failed twice.
 
     `on_done()` is called after each run that finishes (the bench rewrites its tables).
     """
@@ -66,7 +67,7 @@ def run_on_ray(spec, out: Path, jobs: list, address: str | None = None,
                                                runtime_env={"env_vars": env_vars})
     name = [f"{job.task} / {job.run_dir.name}" for job in jobs]
     attempts = [1] * len(jobs)
-    running = {remote.remote(spec, str(out), job, str(marker), token): index
+    running = {remote.remote(train_job, str(out), job, str(marker), token): index
                for index, job in enumerate(jobs)}
     log(f"ray: {len(jobs)} run(s) sent to {ray.cluster_resources().get('CPU', 0):.0f} CPU(s), "
         f"{ray.cluster_resources().get('GPU', 0):.0f} GPU(s)")
@@ -83,7 +84,7 @@ def run_on_ray(spec, out: Path, jobs: list, address: str | None = None,
             if attempts[index] < ATTEMPTS:
                 attempts[index] += 1
                 log(f"ray: {name[index]} failed ({message}); trying once more")
-                running[remote.remote(spec, str(out), jobs[index], str(marker), token)] = index
+                running[remote.remote(train_job, str(out), jobs[index], str(marker), token)] = index
             else:
                 log(f"ray: {name[index]} failed again ({message})")
                 failures[name[index]] = message

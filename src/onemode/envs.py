@@ -21,7 +21,11 @@ from typing import NamedTuple
 import gymnasium as gym
 import numpy as np
 
-from onemode.algos.config import ConfigError
+from onemode.errors import ConfigError
+
+# reset seed of evaluation episode 0: every evaluation, rendering and online test of a
+# policy meets the same start states
+EVAL_RESET_SEED = 100_000
 
 # d4rl/infos.py REF_MIN_SCORE / REF_MAX_SCORE, the same for every dataset of a family
 D4RL_REFERENCES = {
@@ -134,3 +138,12 @@ def environment_shape(env_id: str) -> dict:
 
 __all__ = ["D4RL_REFERENCES", "EVAL_RESET_SEED", "EnvironmentTarget", "Reference",
            "box_bounds", "d4rl_family", "environment_shape", "find_reference", "make_env"]
+
+
+def action_bounds(shape: dict):
+    """An environment's action bounds [low, high] (from `environment_shape`), or None where
+    they are [-1, 1]: the bounds a dataset recorded in it is rescaled from."""
+    low, high = shape["action_low"], shape["action_high"]
+    if np.all(np.equal(low, -1.0)) and np.all(np.equal(high, 1.0)):
+        return None
+    return [low, high]

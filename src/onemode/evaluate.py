@@ -6,9 +6,8 @@ from typing import Callable, NamedTuple, Sequence
 
 import numpy as np
 
+from onemode.envs import EVAL_RESET_SEED
 from onemode.tasks.base import Task
-
-EVAL_RESET_SEED = 100_000  # every evaluation, and every rendering, meets the same start states
 
 
 class Rollouts(NamedTuple):
@@ -16,21 +15,6 @@ class Rollouts(NamedTuple):
     lengths: np.ndarray             # (..., )
     final_observations: np.ndarray  # (..., obs_dim): where each episode ended
     scores: np.ndarray              # (..., ) the returns normalised by the target's reference
-
-
-def check_fits(task, obs_dim: int, act_dim: int, what: str) -> None:
-    """`what` (a run) observes `obs_dim` numbers and acts with `act_dim`: so must the env."""
-    from onemode.algos.config import ConfigError
-
-    env = task.make_env()
-    try:
-        shown, acted = env.observation_space.shape, env.action_space.shape
-    finally:
-        env.close()
-    if shown != (obs_dim,) or acted != (act_dim,):
-        raise ConfigError(f"'{task.name}' observes {shown[0] if shown else shown} numbers and "
-                          f"takes {acted[0] if acted else acted} actions, but {what} was "
-                          f"trained on {obs_dim} and {act_dim}")
 
 
 def rollout(task: Task, policy: Callable[[np.ndarray], np.ndarray],

@@ -15,7 +15,7 @@ import numpy as np
 
 from onemode import policy_forward
 from onemode.algos import get_algo
-from onemode.algos.config import ConfigError
+from onemode.errors import ConfigError
 from onemode.fileio import atomic_write
 from onemode.nets import MLP_HEADS
 from onemode.policy import LoadedRun, load_run
@@ -35,7 +35,7 @@ def policy_weights(run: LoadedRun, seed_index: int = 0) -> dict[str, np.ndarray]
         raise ConfigError(f"{run.algo_name}'s policy is no single MLP; it cannot be exported")
     mlp = algo.policy_mlp(run.seed_state(seed_index), run.algo_config)
     assert mlp.head in MLP_HEADS, mlp.head
-    bounds = run.data_spec.get("action_bounds") or ([-1.0] * run.act_dim, [1.0] * run.act_dim)
+    bounds = run.data_spec.action_bounds or ([-1.0] * run.act_dim, [1.0] * run.act_dim)
     weights = {"format": np.asarray(policy_forward.FORMAT), "algo": np.asarray(run.algo_name),
                "obs_mean": np.asarray(run.stats.mean, np.float32),
                "obs_std": np.asarray(run.stats.std, np.float32),

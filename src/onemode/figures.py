@@ -15,9 +15,10 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from onemode.data import load_data, rescale_actions
+from onemode.data import rescale_actions
 from onemode.fileio import atomic_write
 from onemode.policy import load_run
+from onemode.targets import load_data
 
 NEIGHBOURS = 400  # dataset rows nearest the chosen state whose actions are drawn
 
@@ -63,7 +64,7 @@ def _policy_actions(run, observations, seed_index):
     """The policy's actions in the dataset's units ([-1, 1]; the run acts in native bounds)."""
     batch = np.broadcast_to(observations, (len(run.train_config.seeds),) + observations.shape)
     actions = np.asarray(run.act(run.state, batch))[seed_index]
-    bounds = run.data_spec.get("action_bounds")
+    bounds = run.data_spec.action_bounds
     return actions if bounds is None else rescale_actions(actions, bounds)
 
 

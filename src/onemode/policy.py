@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -11,9 +13,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from onemode.algos import get_algo
-from onemode.algos.config import ConfigError
+from onemode.errors import ConfigError
 from onemode.data import NormStats, native_actions
-from onemode.runs import RunDir, TrainConfig
+from onemode.runs import RunDir, RunRecord
 
 
 def make_act(algo, config, stats: NormStats, action_bounds=None):
@@ -35,16 +37,19 @@ def make_act(algo, config, stats: NormStats, action_bounds=None):
 
 class LoadedRun(NamedTuple):
     path: Path
-    algo_name: str
-    algo_config: Any
-    train_config: TrainConfig
-    data_spec: dict
+    record: RunRecord   # what the run's config.json holds (its algo_config: as it acts now)
     step: int
     state: Any          # every seed's state, leading axis: seeds
     stats: NormStats    # the observation statistics the run trained with
     act: Any            # (state, (S, n, obs_dim) raw observations) -> (S, n, act_dim)
-    obs_dim: int
-    act_dim: int
+
+    # the record's fields, read as the run's own
+    algo_name = property(lambda self: self.record.algo)
+    algo_config = property(lambda self: self.record.algo_config)
+    train_config = property(lambda self: self.record.train_config)
+    data_spec = property(lambda self: self.record.data)
+    obs_dim = property(lambda self: self.record.obs_dim)
+    act_dim = property(lambda self: self.record.act_dim)
 
     def seed_state(self, seed_index: int):
         """One seed's state, without the seed axis."""
@@ -74,25 +79,21 @@ def _check_acting(path, algo_name: str, algo_config, acting: Mapping[str, Any]) 
 def load_run(run_dir, acting: Mapping[str, Any] | None = None) -> LoadedRun:
     """A run's latest checkpoint, ready to act; `acting` changes the config's ACTING options."""
     run = RunDir(run_dir)
-    record = run.read_config()
+    record = run.read_record()
     if not run.checkpoint_path.exists():
         raise FileNotFoundError(f"{run.path}: no checkpoint.npz yet; the run has not saved a state")
-    algo = get_algo(record["algo"])
-    algo_config = algo.Config.from_dict(record["algo_config"])
+    algo = get_algo(record.algo)
     if acting:
-        _check_acting(run.path, record["algo"], algo_config, acting)
-        algo_config = algo_config.replace(**acting)
-    train_config = TrainConfig.from_dict(record["train_config"])
-    n_seeds = len(train_config.seeds)
-    template = jax.eval_shape(jax.vmap(lambda key: algo.init(key, record["obs_dim"],
-                                                             record["act_dim"], algo_config)),
-                              jax.random.split(jax.random.PRNGKey(0), n_seeds))
+        _check_acting(run.path, record.algo, record.algo_config, acting)
+        record = dataclasses.replace(record, algo_config=record.algo_config.replace(**acting))
+    template = jax.eval_shape(jax.vmap(partial(algo.init, obs_dim=record.obs_dim,
+                                               act_dim=record.act_dim, config=record.algo_config)),
+                              jax.random.split(jax.random.PRNGKey(0),
+                                               len(record.train_config.seeds)))
     step, state, _ = run.load_checkpoint(template)
     stats = run.read_stats()
-    act = make_act(algo, algo_config, stats, record["data"].get("action_bounds"))
-    return LoadedRun(run.path, record["algo"], algo_config, train_config, record["data"], step,
-                     jax.tree.map(jnp.asarray, state), stats, act, record["obs_dim"],
-                     record["act_dim"])
+    act = make_act(algo, record.algo_config, stats, record.data.action_bounds)
+    return LoadedRun(run.path, record, step, jax.tree.map(jnp.asarray, state), stats, act)
 
 
 class Policy:

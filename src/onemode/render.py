@@ -14,7 +14,7 @@ from typing import Callable, NamedTuple, Sequence
 
 import numpy as np
 
-from onemode.algos.config import ConfigError
+from onemode.errors import ConfigError
 from onemode.fileio import atomic_write
 from onemode.tasks.base import Task
 
@@ -144,30 +144,18 @@ class Rendered(NamedTuple):
     fps: float
 
 
-def run_target(run, task: str | None = None, env: str | None = None,
-               ref_min: float | None = None, ref_max: float | None = None):
-    """Where a loaded run is rendered: the task or environment asked for, else its own."""
-    from onemode.data.spec import evaluation_target_for
-
-    target = evaluation_target_for(run.data_spec, task, env, ref_min, ref_max)
-    if target is None:
-        raise ConfigError(f"{run.path} trained on a dataset without an environment; "
-                          "give --task NAME or --env ENV_ID to render it")
-    return target
-
-
 def render_run(run, task: Task, out, episodes: int = 2, seed_index: int = 0,
                fps: float | None = None, width: int = DEFAULT_SIZE[0],
                height: int = DEFAULT_SIZE[1]) -> Rendered:
-    """Film `episodes` episodes of one seed's policy of a loaded run and write them to `out`."""
-    from onemode.evaluate import EVAL_RESET_SEED, check_fits
+    """Film `episodes` episodes of one seed's policy of a loaded run and write them to `out`
+    (`task`: `onemode.targets.run_target`'s, which checks that the run fits it)."""
+    from onemode.envs import EVAL_RESET_SEED
     from onemode.policy import Policy
 
     if episodes < 1:
         raise ConfigError(f"--episodes must be >= 1, got {episodes}")
     if fps is not None and fps <= 0:
         raise ConfigError(f"--fps must be > 0, got {fps}")
-    check_fits(task, run.obs_dim, run.act_dim, f"the run in {run.path}")
     policy = Policy(run, seed_index)
     env = make_render_env(task, width, height)
     try:

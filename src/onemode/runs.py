@@ -23,17 +23,14 @@ from typing import Any
 import jax
 import numpy as np
 
-from onemode.algos import ALGOS, get_algo
+from onemode.algos import get_algo
 from onemode.algos.config import AlgoConfig, check
-from onemode.data.dataset import NormStats
+from onemode.data import DataSpec, NormStats
+from onemode.errors import CheckpointError, ConfigError
 from onemode.fileio import atomic_write
 
 CHECKPOINT_FORMAT = 2  # 1: leaves stored by position (before named leaves)
 _READ_ERRORS = (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile, zlib.error)
-
-
-class CheckpointError(ValueError):
-    """A checkpoint that cannot be loaded into the state its run's config builds."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,14 +52,47 @@ class TrainConfig(AlgoConfig):
         check(0 <= self.holdout_fraction < 1, "holdout_fraction must be in [0, 1)")
 
 
-def run_record(algo_name: str, algo_config: AlgoConfig, config: TrainConfig, spec: dict,
-               obs_dim: int | None = None, act_dim: int | None = None) -> dict:
-    """What a run's config.json holds (the data's shapes once the data is loaded)."""
-    record = {"algo": algo_name, "algo_config": algo_config.to_dict(),
-              "train_config": config.to_dict(), "data": spec}
-    if obs_dim is not None:
-        record.update(obs_dim=obs_dim, act_dim=act_dim)
-    return record
+@dataclasses.dataclass(frozen=True)
+class RunRecord:
+    """What a run's config.json holds: the algorithm and its config, the training config,
+    the data spec and the data's shapes. Read once, validated once (`RunDir.read_record`).
+    A run planned before its data is loaded has no shapes yet (None)."""
+
+    algo: str
+    algo_config: AlgoConfig
+    train_config: TrainConfig
+    data: DataSpec
+    obs_dim: int | None = None
+    act_dim: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"algo": self.algo, "algo_config": self.algo_config.to_dict(),
+                "train_config": self.train_config.to_dict(), "data": self.data.to_dict(),
+                "obs_dim": self.obs_dim, "act_dim": self.act_dim}
+
+    @classmethod
+    def from_dict(cls, values: Any, source: str = "config.json") -> "RunRecord":
+        """A record from its JSON; anything that does not make one is refused in one line
+        naming `source`. Options added to onemode after the run was written take their
+        defaults, which is what the run did before they existed."""
+        keys = ("algo", "algo_config", "train_config", "data", "obs_dim", "act_dim")
+        if not isinstance(values, dict):
+            raise CheckpointError(f"{source}: expected a JSON object, found "
+                                  f"{type(values).__name__}")
+        missing = [key for key in keys if key not in values]
+        if missing:
+            raise CheckpointError(f"{source}: no '{missing[0]}' (a run record holds "
+                                  f"{', '.join(keys)})")
+        try:
+            algo = get_algo(values["algo"])
+            for key in ("obs_dim", "act_dim"):
+                if not isinstance(values[key], int) or values[key] < 1:
+                    raise ConfigError(f"'{key}' must be a positive integer, got {values[key]!r}")
+            return cls(values["algo"], algo.Config.from_dict(values["algo_config"]),
+                       TrainConfig.from_dict(values["train_config"]),
+                       DataSpec.from_dict(values["data"]), values["obs_dim"], values["act_dim"])
+        except (ConfigError, TypeError, AttributeError) as error:
+            raise CheckpointError(f"{source}: {error}") from None
 
 
 def leaf_names(state: Any) -> list[str]:
@@ -92,9 +122,20 @@ class RunDir:
                      lambda tmp: tmp.write_text(json.dumps(config, indent=2) + "\n"))
 
     def read_config(self) -> dict:
+        """config.json as JSON (`read_record` types an offline run's)."""
         if not self.exists():
             raise FileNotFoundError(f"{self.path}: not a run directory (no config.json)")
-        return json.loads(self.config_path.read_text())
+        try:
+            return json.loads(self.config_path.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise CheckpointError(f"{self.config_path}: unreadable run record "
+                                  f"({type(error).__name__}: {error})") from None
+
+    def write_record(self, record: RunRecord) -> None:
+        self.write_config(record.to_dict())
+
+    def read_record(self) -> RunRecord:
+        return RunRecord.from_dict(self.read_config(), str(self.config_path))
 
     # ------------------------------------------------------------ statistics
     def write_stats(self, stats: NormStats) -> None:
@@ -136,26 +177,19 @@ class RunDir:
         """
         path = self.checkpoint_path
         names, treedef = leaf_names(template), jax.tree.structure(template)
-        try:
-            with np.load(path, allow_pickle=False) as f:
-                version = int(f["format"]) if "format" in f.files else 1
-                if version != CHECKPOINT_FORMAT:
-                    raise CheckpointError(
-                        f"{path}: checkpoint format {version}, this onemode reads format "
-                        f"{CHECKPOINT_FORMAT}; train the run again into a new --out")
-                stored = {n[len("state/"):] for n in f.files if n.startswith("state/")}
-                if stored != set(names):
-                    missing, extra = sorted(set(names) - stored), sorted(stored - set(names))
-                    raise CheckpointError(
-                        f"{path}: the checkpoint's state does not match the run's config "
-                        f"(missing {missing[:3]}, unexpected {extra[:3]})")
-                leaves = [f[f"state/{n}"] for n in names]
-                step, keys = int(f["step"]), f["keys"]
-        except CheckpointError:
-            raise
-        except _READ_ERRORS as error:
-            raise CheckpointError(f"{path}: unreadable checkpoint (it is truncated or damaged: "
-                                  f"{type(error).__name__}: {error})") from error
+        arrays = self._read_checkpoint()
+        version = int(arrays["format"]) if "format" in arrays else 1
+        if version != CHECKPOINT_FORMAT:
+            raise CheckpointError(f"{path}: checkpoint format {version}, this onemode reads "
+                                  f"format {CHECKPOINT_FORMAT}; train the run again into a "
+                                  f"new --out")
+        stored = {n[len("state/"):] for n in arrays if n.startswith("state/")}
+        if stored != set(names):
+            missing, extra = sorted(set(names) - stored), sorted(stored - set(names))
+            raise CheckpointError(f"{path}: the checkpoint's state does not match the run's "
+                                  f"config (missing {missing[:3]}, unexpected {extra[:3]})")
+        leaves = [arrays[f"state/{n}"] for n in names]
+        step, keys = int(arrays["step"]), arrays["keys"]
         for name, old, new in zip(names, jax.tree.leaves(template), leaves):
             if (tuple(old.shape), np.dtype(old.dtype)) != (new.shape, new.dtype):
                 raise CheckpointError(f"{path}: '{name}' is {new.dtype}{list(new.shape)}, "
@@ -165,13 +199,18 @@ class RunDir:
 
     def load_checkpoint_extra(self) -> dict[str, np.ndarray]:
         """The `extra` arrays `save_checkpoint` stored (call after `load_checkpoint`)."""
-        path = self.checkpoint_path
+        return {n[len("extra/"):]: array for n, array in self._read_checkpoint().items()
+                if n.startswith("extra/")}
+
+    def _read_checkpoint(self) -> dict[str, np.ndarray]:
+        """Every array of checkpoint.npz, or a `CheckpointError` naming the damaged file."""
         try:
-            with np.load(path, allow_pickle=False) as f:
-                return {n[len("extra/"):]: f[n] for n in f.files if n.startswith("extra/")}
+            with np.load(self.checkpoint_path, allow_pickle=False) as f:
+                return {name: f[name] for name in f.files}
         except _READ_ERRORS as error:
-            raise CheckpointError(f"{path}: unreadable checkpoint (it is truncated or damaged: "
-                                  f"{type(error).__name__}: {error})") from error
+            raise CheckpointError(f"{self.checkpoint_path}: unreadable checkpoint (it is "
+                                  f"truncated or damaged: {type(error).__name__}: {error})"
+                                  ) from error
 
     # --------------------------------------------------------------- metrics
     @property
@@ -226,43 +265,29 @@ RESUMABLE_SETTINGS = frozenset({"steps", "log_every", "eval_every", "checkpoint_
                                 "eval_episodes"})
 
 
-def config_differences(stored: dict, asked: dict, may_change=frozenset()) -> list[str]:
-    """Where the config `asked` for a run differs from the one its config.json `stored`.
+def config_differences(stored: RunRecord, asked: RunRecord, may_change=frozenset()) -> list[str]:
+    """Where the run `asked` for differs from the one a config.json `stored`.
 
-    Compares the algorithm, the data's shapes, the algorithm config, the training
-    config (less the keys in `may_change`) and the data spec. A dataset file counts
-    as the same by its name and shapes, so a bench folder that was moved or copied
-    still matches the data under its OUT/data. An option the run does not record (one
-    added to onemode after it was trained) counts as the same while it is asked at its
-    default, which keeps what onemode did before the option existed.
+    Compares the algorithm, the data's shapes, the algorithm config, the training config
+    (less the keys in `may_change`) and the data spec. A dataset file counts as the same
+    by its name, so a bench folder that was moved or copied still matches the data under
+    its OUT/data. An option added to onemode after the run was trained is read at its
+    default (`RunRecord.from_dict`), which is what the run did before the option existed.
     """
-    asked = json.loads(json.dumps(asked))  # tuples -> lists, as stored
-    defaults = _option_defaults(asked.get("algo"))
-    differences = []
-    for key in ("algo", "obs_dim", "act_dim"):
-        if key in stored and key in asked and stored[key] != asked[key]:
-            differences.append(f"{key}: {stored[key]!r} in the run, {asked[key]!r} asked")
+    old, new = stored.to_dict(), json.loads(json.dumps(asked.to_dict()))  # tuples as stored
+    differences = [f"{key}: {old[key]!r} in the run, {new[key]!r} asked"
+                   for key in ("algo", "obs_dim", "act_dim")
+                   if new[key] is not None and old[key] != new[key]]
     for section in ("algo_config", "train_config", "data"):
-        old, new = stored.get(section) or {}, asked.get(section) or {}
-        for key in sorted(set(old) | set(new)):
+        for key in sorted(set(old[section]) | set(new[section])):
             if section == "train_config" and key in may_change:
                 continue
-            if key not in old and key in new and new[key] == defaults[section].get(key, ...):
-                continue
-            before = repr(old[key]) if key in old else "not recorded"
-            now = repr(new[key]) if key in new else "not known here"
-            if section == "data" and key == "dataset" and old.get(key) and new.get(key):
-                before, now = repr(Path(old[key]).name), repr(Path(new[key]).name)
+            before, now = old[section].get(key), new[section].get(key)
+            if section == "data" and key == "dataset" and before and now:
+                before, now = Path(before).name, Path(now).name
             if before != now:
-                differences.append(f"{section}.{key}: {before} in the run, {now} asked")
+                differences.append(f"{section}.{key}: {before!r} in the run, {now!r} asked")
     return differences
-
-
-def _option_defaults(algo_name: str | None) -> dict[str, dict]:
-    """Each section's options at their defaults, as config.json stores them."""
-    algo_defaults = get_algo(algo_name).Config().to_dict() if algo_name in ALGOS else {}
-    return json.loads(json.dumps({"algo_config": algo_defaults,
-                                  "train_config": TrainConfig().to_dict(), "data": {}}))
 
 
 def _savez(path: Path, **arrays) -> None:

@@ -20,12 +20,14 @@ import jax.numpy as jnp
 import numpy as np
 
 from onemode.algos import get_algo
-from onemode.algos.config import AlgoConfig, ConfigError
-from onemode.data import Transitions, load_data, sample, split_holdout, to_device
+from onemode.algos.config import AlgoConfig
+from onemode.data import DataSpec, Transitions, sample, split_holdout, to_device
+from onemode.errors import ConfigError
 from onemode.evaluate import Rollouts, rollout_seeds
 from onemode.policy import make_act
-from onemode.runs import (RESUMABLE_SETTINGS, RunDir, TrainConfig, config_differences, run_record,
+from onemode.runs import (RESUMABLE_SETTINGS, RunDir, RunRecord, TrainConfig, config_differences,
                           to_jsonable)
+from onemode.targets import load_data
 
 
 class TrainResult(NamedTuple):
@@ -69,15 +71,14 @@ def chunk_ends(start: int, end: int, config: TrainConfig) -> list[int]:
     return sorted(stops)
 
 
-def train(algo_name: str, algo_config: AlgoConfig, config: TrainConfig, spec: dict, out,
+def train(algo_name: str, algo_config: AlgoConfig, config: TrainConfig, spec: DataSpec, out,
           resume: bool = False, show_progress: bool = True) -> TrainResult:
-    """Train `algo_name` on the data of `spec` (see `onemode.data.data_spec`) into `out`."""
+    """Train `algo_name` on the data of `spec` (see `onemode.targets.data_spec`) into `out`."""
     run = RunDir(out)
     algo = get_algo(algo_name)
     dataset, task = load_data(spec)
     stats = dataset.obs_stats
-    train_set, holdout_set = split_holdout(dataset, config.holdout_fraction,
-                                           spec.get("data_seed", 0))
+    train_set, holdout_set = split_holdout(dataset, config.holdout_fraction, spec.data_seed)
     data = to_device(train_set, stats)
     holdout = to_device(holdout_set, stats) if holdout_set is not None else None
     n_seeds = len(config.seeds)
@@ -85,9 +86,9 @@ def train(algo_name: str, algo_config: AlgoConfig, config: TrainConfig, spec: di
     keys = jax.vmap(lambda s: jax.random.split(jax.random.PRNGKey(s)))(jnp.asarray(config.seeds))
     init_keys, keys = keys[:, 0], keys[:, 1]
     step = 0
-    record = run_record(algo_name, algo_config, config, spec, dataset.obs_dim, dataset.act_dim)
+    record = RunRecord(algo_name, algo_config, config, spec, dataset.obs_dim, dataset.act_dim)
     if resume and run.checkpoint_path.exists():
-        differences = config_differences(run.read_config(), record, RESUMABLE_SETTINGS)
+        differences = config_differences(run.read_record(), record, RESUMABLE_SETTINGS)
         if differences:
             raise ConfigError(f"{run.path}: cannot resume with other settings than the run's "
                               f"({'; '.join(differences)}); train into a new --out instead")
@@ -96,7 +97,7 @@ def train(algo_name: str, algo_config: AlgoConfig, config: TrainConfig, spec: di
                                                    act_dim=dataset.act_dim, config=algo_config)),
                                   init_keys)
         step, state, keys = run.load_checkpoint(template)
-        run.write_config(record)  # the run now goes on to the new length and log periods
+        run.write_record(record)  # the run now goes on to the new length and log periods
         run.truncate_metrics(step)
     elif resume:
         raise FileNotFoundError(f"{run.path}: nothing to resume (no checkpoint.npz)")
@@ -104,10 +105,10 @@ def train(algo_name: str, algo_config: AlgoConfig, config: TrainConfig, spec: di
         if run.exists():
             raise FileExistsError(f"{run.path} already holds a run; pass --resume or another --out")
         state = init_seeds(algo, algo_config, dataset.obs_dim, dataset.act_dim, init_keys)
-        run.write_config(record)
+        run.write_record(record)
         run.write_stats(stats)
 
-    act = make_act(algo, algo_config, stats, spec.get("action_bounds"))
+    act = make_act(algo, algo_config, stats, spec.action_bounds)
     schedule, start = [], 0
     for phase in algo.phases(algo_config):
         length = config.steps if phase.steps is None else phase.steps

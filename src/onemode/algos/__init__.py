@@ -5,7 +5,8 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-from onemode.algos.config import AlgoConfig, ConfigError
+from onemode.algos.config import AlgoConfig
+from onemode.errors import ConfigError
 
 # name -> module; modules are imported when first asked for
 ALGOS: dict[str, str] = {

@@ -21,7 +21,8 @@ import jax.numpy as jnp
 from flax.training.train_state import TrainState
 
 from onemode.algos.common import exp_clip_weight, make_state, polyak, weight_metrics
-from onemode.algos.config import AlgoConfig, ConfigError
+from onemode.algos.config import AlgoConfig
+from onemode.errors import ConfigError
 from onemode.algos.critics import q_value, sarsa_target, td_metrics, td_update
 from onemode.nets import MlpPolicy, QEnsemble, ValueNet, mlp_policy
 

@@ -12,9 +12,7 @@ import dataclasses
 import typing
 from typing import Any, Callable, ClassVar, Mapping, NamedTuple
 
-
-class ConfigError(ValueError):
-    """An option that does not exist, or a value that makes no sense."""
+from onemode.errors import ConfigError
 
 
 class SharedOption(NamedTuple):
@@ -91,13 +89,15 @@ class AlgoConfig:
 
     Subclasses list their options as typed fields; the shared ones are checked
     here, and `validate` checks the rest, raising `ConfigError` with the option's name.
-    `PRESETS` names sets of option values (another paper's or code's settings) that
-    `from_dict(values, preset=NAME)` starts from. `ACTING` names the options that change
-    only how a trained state acts, which `onemode eval --set` may change.
+    `ACTING` names the options that change only how a trained state acts, which
+    `onemode eval --set` may change. `RETIRED` maps an option that was removed to the
+    value it had on the path that stayed, and why it went: a record that holds it at
+    that value still loads, any other value is refused in one line.
+    (Named sets of options per dataset are preset files: `onemode.presets`.)
     """
 
-    PRESETS: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
     ACTING: ClassVar[tuple[str, ...]] = ()
+    RETIRED: ClassVar[Mapping[str, tuple[Any, str]]] = {}
 
     def __post_init__(self):
         for f in dataclasses.fields(self):
@@ -114,12 +114,8 @@ class AlgoConfig:
         return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
 
     @classmethod
-    def from_dict(cls, values: Mapping[str, Any], preset: str | None = None):
-        if preset is not None:
-            if preset not in cls.PRESETS:
-                raise ConfigError(f"no preset '{preset}' for {cls.__name__}; presets: "
-                                  f"{', '.join(sorted(cls.PRESETS)) or 'none'}")
-            values = {**cls.PRESETS[preset], **values}
+    def from_dict(cls, values: Mapping[str, Any]):
+        values = {k: v for k, v in values.items() if not cls._retired(k, v)}
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - names)
         if unknown:
@@ -127,6 +123,18 @@ class AlgoConfig:
                               f"known options: {', '.join(sorted(names))}")
         hints = typing.get_type_hints(cls)
         return cls(**{k: _coerce(k, v, hints[k]) for k, v in values.items()})
+
+    @classmethod
+    def _retired(cls, name: str, value) -> bool:
+        """True for a retired option at the value the code kept (dropped as it changes
+        nothing); a retired option at any other value is refused."""
+        if name not in cls.RETIRED:
+            return False
+        kept, reason = cls.RETIRED[name]
+        if value != kept:
+            raise ConfigError(f"option {name}={value} was retired ({reason}); only "
+                              f"{name}={kept} is still read: train again without it")
+        return True
 
     def replace(self, **changes):
         return self.from_dict({**self.to_dict(), **changes})

@@ -30,7 +30,8 @@ from flax.training.train_state import TrainState
 
 from onemode.algos.base import Phase
 from onemode.algos.common import make_state, polyak
-from onemode.algos.config import AlgoConfig, ConfigError, check
+from onemode.algos.config import AlgoConfig, check
+from onemode.errors import ConfigError
 from onemode.algos.critics import bellman_target, q_value, td_metrics, td_update
 from onemode.algos.cvae import ConditionalVAE, latent_size, negative_elbo
 from onemode.nets import DeterministicPolicy, QEnsemble, ValueNet

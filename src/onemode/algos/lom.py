@@ -10,16 +10,10 @@ Phase 2, "main", every step (Algorithm 1):
   pi_theta <- -exp_clip(A / beta) log pi_theta(a_hat | s),
               A = Q_psi(s, a_hat) - Q_psi(s, mu_u*(s))               (Eq. 18)
 
-The authors' public code differs in several places; each difference is an
-option of `Config`, off by default, so both variants run and compare. One
-choice the paper leaves open: Eq. 7's argmax ranges over the modes the MDN
-gives weight at s (`min_mode_weight`); see `greedy_mode`.
-
-Acting: the paper acts by pi_theta. `act_by="greedy_mode"` acts by mu_u*(s), the mean
-of the mode pi_theta imitates, itself; `act_by="critic_mode"` by the mean mu_u(s) that
-Q_psi values most, argmax_u Q_psi(s, mu_u(s)), without the hyper-Q's fitting error
-(training unchanged for both; benchmarks/README.md). `best_mode_by="critic"` trains
-pi_theta on that same pick: Eq. 7's argmax over Q_psi(s, mu_u(s)) instead of Q_phi.
+Where the authors' public code differs, `lom_authors.py` holds the option (off by
+default). One choice the paper leaves open: Eq. 7's argmax ranges over the modes the
+MDN gives weight at s (`min_mode_weight`). The evidence behind each default is in
+docs/results.md and experiments/.
 """
 
 from __future__ import annotations
@@ -33,68 +27,54 @@ import jax
 import jax.numpy as jnp
 from flax.training.train_state import TrainState
 
+from onemode.algos import lom_authors
 from onemode.algos.base import Phase
 from onemode.algos.common import exp_clip_weight, make_state, polyak, weight_metrics
-from onemode.algos.config import AlgoConfig, ConfigError, check, check_choice
+from onemode.algos.config import AlgoConfig, check, check_choice
 from onemode.algos.critics import q_value, sarsa_target, td_metrics, td_update
-from onemode.algos.gaussian import IMITATION_LOSSES, mean_action, mean_policy_mlp, weighted_imitation
+from onemode.algos.gaussian import mean_action, mean_policy_mlp, weighted_imitation
 from onemode.algos.mixture import component_mean, fit_step, holdout_nll
+from onemode.errors import ConfigError
 from onemode.nets import MLP, GaussianPolicy, Mixture, MixtureDensityNet, QEnsemble, sample_gaussian
 
 
 @dataclasses.dataclass(frozen=True)
 class Config(AlgoConfig):
-    """LOM hyper-parameters; defaults from the paper's Table 3.
+    """LOM hyper-parameters; defaults from the paper's Table 3."""
 
-    Variants of the authors' public code (github.com/MianchuWang/LOM), each
-    switchable alone: `hyper_q_input="one_hot"` (Q_phi(s, onehot(u)) -> scalar),
-    `advantage_baseline="policy"` (A = Q(s, a_hat) - Q(s, pi_theta(s))),
-    `policy_loss="weighted_mse"`, `target_noise=0.2` (TD3 target smoothing),
-    `n_critics=2` (a Q ensemble, minimum taken), `imitation_noise=0.2`, `mdn_hidden`,
-    `mdn_tanh_means=True`, `hyper_q_batch_size=1024`.
-    The preset "authors" sets those their code runs on D4RL locomotion by default.
-    """
-
-    # agents/lom.py of the authors' code; their M, critics and imitation noise vary per
-    # dataset (M 5 or 10) and stay this config's; their weight exp(5 A) is beta = 0.2 here.
-    # Their sizes: 256-256 networks beside a 512-512 mixture, 1,024 states for Q_phi.
-    PRESETS = {"authors": {
-        "hyper_q_samples": 1, "hyper_q_input": "one_hot", "advantage_baseline": "policy",
-        "policy_loss": "weighted_mse", "target_noise": 0.2, "actor_lr": 1e-3,
-        "hyper_q_lr": 1e-3, "beta": 0.2, "min_mode_weight": 0.0, "hidden": (256, 256),
-        "mdn_hidden": (512, 512), "mdn_tanh_means": True, "hyper_q_batch_size": 1024}}
     ACTING = ("act_by",)
+    RETIRED = {"best_mode_by": ("hyper_q", "the actor learned the same taught by the critic's "
+                                "pick (experiments/2026-11-30-critic-pick)")}
 
+    # ---- the paper
     n_components: int = 10            # M
     hidden: tuple[int, ...] = (512, 512)
-    # pi_theta's own widths (empty: `hidden`, the paper's). On walker2d a 256-256 actor
-    # averages across the pick's switches between modes; a deeper one follows them
-    # closer (benchmarks/README.md, "Where the actor parts from its teacher").
-    actor_hidden: tuple[int, ...] = ()
-    # pi_rho's own widths (empty: `hidden`); the authors' code: 512-512 beside 256-256 nets
-    mdn_hidden: tuple[int, ...] = ()
-    # the authors' code bounds pi_rho's means with tanh; the paper's Eq. 14 does not
-    mdn_tanh_means: bool = False
+    actor_hidden: tuple[int, ...] = ()   # pi_theta's own widths; empty: `hidden`
     batch_size: int = 256
-    # Q_phi's minibatch (Eq. 17), drawn with Q_psi's and pi_theta's: 0 takes `batch_size`;
-    # the authors' code: 1,024 states a step, 256 for the critic and the actor
-    hyper_q_batch_size: int = 0
     discount: float = 0.99
     beta: float = 5.0                 # advantage temperature, Eq. 18
     weight_clip: float = 50.0         # C, Eq. 18
     polyak: float = 0.995             # rho
     target_update_every: int = 2      # update_delay
-    # I_M: the behaviour model's training, then frozen. Keep 20,000 on a CPU budget too:
-    # with 5,000, LOM scored 49 on Fetch push instead of 92 (benchmarks/README.md).
-    mdn_steps: int = 20_000
+    mdn_steps: int = 20_000           # I_M; 5,000 were too few on Fetch push
     mdn_lr: float = 1e-3
     critic_lr: float = 3e-4
     hyper_q_lr: float = 3e-4
     actor_lr: float = 3e-4
-    # Monte-Carlo samples per mode in Eq. 17's target (the paper gives no number; the
-    # authors' code takes 1). 10 rank the modes hardly better per update (about 1% of the
-    # picks), at ~6x the cost of a LOM update (benchmarks/README.md, lom_hyper_q_samples.py).
+    # Monte-Carlo samples per mode in Eq. 17's target; the paper gives no number, and 10
+    # ranked the modes hardly better than 1 at ~6x the cost of an update
     hyper_q_samples: int = 1
+    # Eq. 7 ranges over the modes with alpha_u(s) >= this: an empty component's Q-values
+    # are extrapolation (with 0, LOM overshoots multigoal's goals)
+    min_mode_weight: float = 0.05
+    # acting: "actor", pi_theta's mean (the paper); "greedy_mode", mu_u*(s) itself;
+    # "critic_mode", the eligible mu_u(s) with the highest Q_psi(s, mu_u(s))
+    act_by: str = "actor"
+
+    # ---- the authors' public code (lom_authors.py)
+    mdn_hidden: tuple[int, ...] = ()
+    mdn_tanh_means: bool = False
+    hyper_q_batch_size: int = 0       # 0: batch_size
     hyper_q_input: str = "per_mode_outputs"   # or "one_hot"
     advantage_baseline: str = "mode_mean"     # or "policy"
     policy_loss: str = "log_likelihood"       # or "weighted_mse"
@@ -102,31 +82,12 @@ class Config(AlgoConfig):
     target_noise_clip: float = 0.5
     n_critics: int = 1
     imitation_noise: float = 0.0
-    # Eq. 7 ranges over the modes the behaviour policy uses at s: a component with
-    # alpha_u(s) below this carries no data there, and its Q_psi values are extrapolation.
-    min_mode_weight: float = 0.05
-    # "actor": pi_theta's mean (the paper). "greedy_mode": mu_u*(s) of Eq. 7 itself, which
-    # the actor follows loosely early in training. "critic_mode": the eligible mu_u(s) with
-    # the highest Q_psi(s, mu_u(s)); Q_phi picks Q_psi's best mode at only 51-61% of states
-    # after 50,000 updates on walker2d (benchmarks/README.md).
-    act_by: str = "actor"
-    # Eq. 7's ranking in training: "hyper_q" (the paper), or "critic": Q_psi(s, mu_u(s)),
-    # M critic evaluations a state; the hyper-Q still trains but nothing reads it. The actor
-    # scored the same taught either way on hopper and walker2d (benchmarks/README.md).
-    best_mode_by: str = "hyper_q"
 
     def validate(self):
         check(self.hyper_q_samples >= 1, "hyper_q_samples must be >= 1")
-        check(self.hyper_q_batch_size >= 0,
-              f"hyper_q_batch_size must be >= 0 (0: batch_size), got {self.hyper_q_batch_size}")
-        check(self.imitation_noise >= 0,
-              f"imitation_noise must be >= 0, got {self.imitation_noise}")
         check(0 <= self.min_mode_weight < 1, "min_mode_weight must be in [0, 1)")
-        check_choice(self, "hyper_q_input", ("per_mode_outputs", "one_hot"))
-        check_choice(self, "advantage_baseline", ("mode_mean", "policy"))
-        check_choice(self, "policy_loss", IMITATION_LOSSES)
         check_choice(self, "act_by", ("actor", "greedy_mode", "critic_mode"))
-        check_choice(self, "best_mode_by", ("hyper_q", "critic"))
+        lom_authors.validate(self)
 
 
 class State(NamedTuple):
@@ -198,7 +159,7 @@ def behaviour_holdout_metrics(state: State, holdout) -> dict:
 def update_critic(state: State, batch, key, config: Config):
     """Eq. 16: SARSA TD, Q_psi(s, a) -> r + gamma Q_psi^-(s', a'), a' from the data."""
     target = sarsa_target(state.critic, state.critic_target, batch, config.discount, key,
-                          config.target_noise, config.target_noise_clip)  # smoothing: authors'
+                          config.target_noise, config.target_noise_clip)
     critic, loss = td_update(state.critic, batch, target)
     return critic, td_metrics(target, loss)
 
@@ -223,8 +184,8 @@ def update_hyper_q(state: State, observations, targets):
 
 
 def greedy_mode(values, mixture: Mixture, min_mode_weight: float):
-    """Eq. 7: u* = argmax_u of the modes' values (Q_phi(s, u) in the paper; `mode_ranking`)
-    over the eligible modes (`eligible_modes`)."""
+    """Eq. 7: u* = argmax_u of the modes' values (Q_phi(s, u) in the paper) over the
+    eligible modes (`eligible_modes`)."""
     eligible = eligible_modes(mixture, min_mode_weight)
     return jnp.argmax(jnp.where(eligible, values, -jnp.inf), axis=-1)
 
@@ -242,18 +203,14 @@ def update_actor(state: State, observations, mixture: Mixture, best_mode, key, c
     take = partial(jnp.take_along_axis, indices=best_mode[:, None, None], axis=1)
     mode_mean, mode_log_std = take(mixture.means)[:, 0], take(mixture.log_stds)[:, 0]
     imitated = sample_gaussian(k_sample, mode_mean, mode_log_std)          # a_hat ~ phi_u*
-    if config.imitation_noise > 0:  # authors' code
-        imitated = imitated + config.imitation_noise * jax.random.normal(k_noise, imitated.shape)
-    imitated = jnp.clip(imitated, -1.0, 1.0)
-
-    if config.advantage_baseline == "policy":  # authors' code: Q(s, pi_theta(s))
-        baseline_action = mean_action(state.actor, observations)
-    else:                                       # the paper: Q(s, mu_u*(s))
-        baseline_action = jnp.clip(mode_mean, -1.0, 1.0)
+    imitated = jnp.clip(lom_authors.noisy_imitation(imitated, k_noise, config.imitation_noise),
+                        -1.0, 1.0)
+    baseline_action = lom_authors.advantage_baseline(state.actor, observations, mode_mean,
+                                                     config.advantage_baseline)  # mu_u*(s)
     q = partial(q_value, state.critic, state.critic.params, observations)
     advantage = q(imitated) - q(baseline_action)
     weight = exp_clip_weight(advantage, config.beta, config.weight_clip)  # exp_clip, (0, C]
-    # -weight log pi_theta(a_hat | s); weighted_mse: the authors' code
+    # -weight log pi_theta(a_hat | s)
     actor, loss = weighted_imitation(state.actor, observations, imitated, weight,
                                      config.policy_loss)
     return actor, {"actor_loss": loss, **weight_metrics(advantage, weight, config.weight_clip)}
@@ -261,7 +218,7 @@ def update_actor(state: State, observations, mixture: Mixture, best_mode, key, c
 
 def main_batch_size(config: Config) -> int:
     """Rows drawn per main update: the first `batch_size` train Q_psi and pi_theta, the
-    first `hyper_q_batch_size` (if set) Q_phi."""
+    first `hyper_q_batch_size` (the authors' code, if set) Q_phi."""
     return max(config.batch_size, config.hyper_q_batch_size)
 
 
@@ -281,7 +238,7 @@ def update(state: State, batch, key, config: Config):
     hyper_q, hyper_metrics = update_hyper_q(state, hyper_observations, targets)
     state = state._replace(hyper_q=hyper_q)
 
-    ranking = mode_ranking(state, batch.observations, mixture, config.best_mode_by)
+    ranking = state.hyper_q.apply_fn(state.hyper_q.params, batch.observations)   # Q_phi(s, .)
     best_mode = greedy_mode(ranking, mixture, config.min_mode_weight)
     actor, actor_metrics = update_actor(state, batch.observations, mixture, best_mode, k_actor,
                                         config)
@@ -308,10 +265,8 @@ def act(state: State, observations, config: Config):
     [-1, 1] out)."""
     if config.act_by == "actor":
         return mean_action(state.actor, observations)
-    mixture = state.mdn.apply_fn(state.mdn.params, observations)
-    values = mode_ranking(state, observations, mixture, _ranked_by(config))
-    best_mode = greedy_mode(values, mixture, config.min_mode_weight)
-    return jnp.clip(component_mean(mixture, best_mode), -1.0, 1.0)
+    report = mode_report(state, observations, config)
+    return jnp.clip(component_mean(report["mixture"], report["best_mode"]), -1.0, 1.0)
 
 
 def mean_values(critic: TrainState, observations, mixture: Mixture):
@@ -322,24 +277,15 @@ def mean_values(critic: TrainState, observations, mixture: Mixture):
     return q_value(critic, critic.params, states, means)
 
 
-def _ranked_by(config: Config) -> str:
-    """The ranking the policy follows: the critic's when acting by it, else training's."""
-    return "critic" if config.act_by == "critic_mode" else config.best_mode_by
-
-
-def mode_ranking(state: State, observations, mixture: Mixture, ranked_by: str):
-    """The values Eq. 7's argmax ranks the modes by: Q_phi(s, u), or Q_psi(s, mu_u(s))."""
-    if ranked_by == "critic":
-        return mean_values(state.critic, observations, mixture)
-    return state.hyper_q.apply_fn(state.hyper_q.params, observations)
-
-
 # ------------------------------------------------------------- introspection
 def mode_report(state: State, observations, config: Config):
-    """Per state: the mixture, every mode's value as the policy ranks them (`_ranked_by`)
-    and the greedy mode."""
+    """Per state: the mixture, every mode's value as the policy ranks them (Q_psi(s, mu_u(s))
+    when acting by the critic's mode, else Q_phi(s, u)) and the greedy mode."""
     mixture = state.mdn.apply_fn(state.mdn.params, observations)
-    values = mode_ranking(state, observations, mixture, _ranked_by(config))
+    if config.act_by == "critic_mode":
+        values = mean_values(state.critic, observations, mixture)
+    else:
+        values = state.hyper_q.apply_fn(state.hyper_q.params, observations)
     return {"mixture": mixture, "mode_values": values,
             "best_mode": greedy_mode(values, mixture, config.min_mode_weight)}
 

@@ -30,13 +30,13 @@ import jax.numpy as jnp
 import mujoco
 import numpy as np
 
-from onemode.algos.config import ConfigError
+from onemode.errors import ConfigError
 from onemode.behaviour import sac
 from onemode.behaviour.snapshots import Actor, episode_returns, run_episodes
-from onemode.envs import box_bounds, make_env
-from onemode.evaluate import EVAL_RESET_SEED
+from onemode.envs import EVAL_RESET_SEED, box_bounds, make_env
 from onemode.fileio import atomic_write
-from onemode.runs import CheckpointError, RunDir, leaf_names
+from onemode.runs import RunDir, leaf_names
+from onemode.errors import CheckpointError
 
 REPLAY_FIELDS = ("observations", "actions", "rewards", "next_observations", "terminals")
 
@@ -45,7 +45,8 @@ REPLAY_FIELDS = ("observations", "actions", "rewards", "next_observations", "ter
 class OnlineSettings:
     env_id: str
     steps: int = 1_000_000
-    random_steps: int = 5_000
+    random_steps: int = 5_000      # uniform random actions before the policy acts
+    # the actor saved every snapshot_every steps: the replay datasets' behaviour policies
     snapshot_every: int = 10_000
     checkpoint_every: int = 25_000
     eval_episodes: int = 3

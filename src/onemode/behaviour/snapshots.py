@@ -20,7 +20,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from onemode.algos.config import ConfigError
+from onemode.errors import ConfigError
 from onemode.behaviour.sac import LOG_STD_MAX
 from onemode.envs import box_bounds, make_env
 from onemode.fileio import atomic_write

@@ -13,27 +13,11 @@ from typing import Mapping, NamedTuple
 
 import numpy as np
 
+from onemode.errors import DatasetError
+
 REQUIRED_KEYS = ("observations", "actions", "rewards", "terminals", "timeouts")
 OPTIONAL_KEYS = ("next_observations",)
 ACTION_TOLERANCE = 1e-5  # float error allowed around [-1, 1] after a rescale
-
-
-class DatasetError(ValueError):
-    """A dataset that breaks the data contract: names file, key, row and expectation."""
-
-    def __init__(self, source: str, expected: str, key: str | None = None,
-                 row: int | None = None, found: str | None = None):
-        self.source, self.key, self.row = source, key, row
-        self.expected, self.found = expected, found
-        where = source
-        if key is not None:
-            where += f", key '{key}'"
-        if row is not None:
-            where += f", row {row}"
-        message = f"{where}: expected {expected}"
-        if found is not None:
-            message += f", found {found}"
-        super().__init__(message)
 
 
 class NormStats(NamedTuple):

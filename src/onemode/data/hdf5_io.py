@@ -13,7 +13,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from onemode.data.dataset import OPTIONAL_KEYS, REQUIRED_KEYS, Dataset, DatasetError
+from onemode.data.dataset import OPTIONAL_KEYS, REQUIRED_KEYS, Dataset
+from onemode.errors import DatasetError
 
 
 def read_hdf5(path: Path, action_bounds=None) -> Dataset:

@@ -14,7 +14,8 @@ import tempfile
 from pathlib import Path
 
 from onemode.data import hdf5_io, minari_io, npz_io
-from onemode.data.dataset import Dataset, DatasetError
+from onemode.data.dataset import Dataset
+from onemode.errors import DatasetError
 from onemode.fileio import atomic_write, fsync
 
 FORMATS = ("npz", "hdf5", "minari")

@@ -33,7 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
-from onemode.data.dataset import Dataset, DatasetError
+from onemode.data.dataset import Dataset
+from onemode.errors import DatasetError
 
 _VERSIONED_ID = re.compile(r"(?:[-_\w][-_\w/]*[-_\w]+/)?[-_\w]+?-v\d+")
 # What minari or h5py raise on a damaged or unsupported dataset directory.

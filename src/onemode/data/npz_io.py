@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from onemode.data.dataset import OPTIONAL_KEYS, REQUIRED_KEYS, Dataset, DatasetError
+from onemode.data.dataset import OPTIONAL_KEYS, REQUIRED_KEYS, Dataset
+from onemode.errors import DatasetError
 
 # What a damaged archive raises while it is opened or a member is decompressed.
 _READ_ERRORS = (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error)

@@ -1,142 +1,88 @@
-"""Where a run's data comes from and where it is evaluated (a data spec), and the
-episodes it holds out of training."""
+"""A data spec: where a run's data comes from and where it is evaluated, as a typed record;
+and the episodes a run holds out of training.
+
+A spec is built and resolved by `onemode.targets.data_spec` (it needs the tasks and the
+environments); here it is only a record, written into and read back from a run's
+config.json.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
+from typing import Any, Mapping
 
 import numpy as np
 
-from onemode.algos.config import ConfigError
-from onemode.data.dataset import Dataset, DatasetError
-from onemode.data.io import dataset_environment, load_dataset, locate_dataset
+from onemode.data.dataset import Dataset
+from onemode.envs import Reference
+from onemode.errors import ConfigError
+
+__all__ = ["DataSpec", "split_holdout"]
 
 
-def data_spec(task: str | None = None, dataset: str | None = None, size: int | None = None,
-              data_seed: int = 0, action_bounds=None, env: str | None = None,
-              ref_min: float | None = None, ref_max: float | None = None) -> dict:
-    """A task's recipe, or a file evaluated on a task, an environment or nothing: a JSON dict.
+@dataclasses.dataclass(frozen=True)
+class DataSpec:
+    """A task's recipe, or a file evaluated on a task, an environment or nothing.
 
-    A Minari dataset that records its environment is evaluated there without `env`.
-    The scores' reference is resolved here (see `onemode.envs.find_reference`) and kept
-    in the spec, so a run's config.json says what its scores mean. An environment whose
-    actions are bounded other than [-1, 1] gives the data its bounds (`action_bounds`)
-    unless they are declared.
+    `action_bounds` ([low, high], scalars or per-dimension lists) are the bounds the file's
+    actions are rescaled from; `reference` says what the scores mean (None: no evaluation).
     """
-    from onemode.envs import environment_shape, find_reference
-    from onemode.tasks import get_task
 
-    if task is None and dataset is None:
-        raise ConfigError("give --task NAME or --dataset PATH")
-    if task is not None and env is not None:
-        raise ConfigError("give --task or --env, not both: a task has its own environment")
-    if dataset and (task is None or Path(dataset).exists()):
-        dataset = str(locate_dataset(dataset))  # a Minari id: its directory
-    elif dataset:
-        dataset = str(Path(dataset).resolve())  # a task's data, to be generated there
-    metadata = dataset_environment(dataset) if dataset and task is None else {}
-    env = env or metadata.get("env_id")
-    if task is not None:
-        if ref_min is not None or ref_max is not None:
-            raise ConfigError("--ref-min/--ref-max apply to --env; a task has its own references")
-        reference = get_task(task).reference  # fails early on an unknown name
-    elif env is not None:
-        shape = environment_shape(env)
-        # the dataset's own references hold for the environment it was recorded in only
-        recorded = metadata if metadata.get("env_id") == env else None
-        reference = find_reference(env, ref_min, ref_max, recorded)
-        env_bounds = environment_bounds(shape)
-        if action_bounds is None:
-            action_bounds = env_bounds
-        elif not all(np.allclose(np.broadcast_to(np.asarray(declared, np.float64),
-                                                 (shape["act_dim"],)), own)
-                     for declared, own in zip(action_bounds, (shape["action_low"],
-                                                              shape["action_high"]))):
-            raise ConfigError(f"the declared action bounds {action_bounds} are not those of "
-                              f"environment '{env}' (low {shape['action_low']}, high "
-                              f"{shape['action_high']}): the policy would act outside them")
-    else:
-        if ref_min is not None or ref_max is not None:
-            raise ConfigError("--ref-min/--ref-max need an environment to evaluate in (--env)")
-        reference = None
-    return {"task": task, "dataset": dataset,
-            "size": size, "data_seed": data_seed, "action_bounds": action_bounds, "env": env,
-            "reference": reference.to_dict() if reference is not None else None}
+    task: str | None = None
+    dataset: str | None = None      # a resolved path
+    size: int | None = None         # transitions of a task's generated data; None: its default
+    data_seed: int = 0
+    action_bounds: tuple | None = None
+    env: str | None = None          # a gymnasium id, for a file
+    reference: Reference | None = None
 
+    def __post_init__(self):
+        if self.task is None and self.dataset is None:
+            raise ConfigError("a data spec needs a task or a dataset")
+        if self.size is not None and (not isinstance(self.size, int) or self.size < 1):
+            raise ConfigError(f"size must be a positive number of transitions, got {self.size!r}")
+        if self.action_bounds is not None and len(self.action_bounds) != 2:
+            raise ConfigError(f"action_bounds must be [low, high], got {self.action_bounds!r}")
 
-def environment_bounds(shape: dict):
-    """An environment's action bounds [low, high], or None where they are [-1, 1]."""
-    if np.all(np.equal(shape["action_low"], -1.0)) and np.all(np.equal(shape["action_high"],
-                                                                       1.0)):
-        return None
-    return [shape["action_low"], shape["action_high"]]
+    @property
+    def label(self) -> str:
+        """A short name: the task's, else the file's."""
+        return self.task or Path(self.dataset).stem
 
+    def to_dict(self) -> dict[str, Any]:
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        if self.action_bounds is not None:
+            values["action_bounds"] = [_plain(bound) for bound in self.action_bounds]
+        values["reference"] = self.reference.to_dict() if self.reference is not None else None
+        return values
 
-def evaluation_target(spec: dict):
-    """The task or environment a spec evaluates in, or None."""
-    from onemode.envs import EnvironmentTarget, Reference
-    from onemode.tasks import get_task
-
-    if spec.get("task"):
-        return get_task(spec["task"])
-    if spec.get("env"):
-        return EnvironmentTarget(spec["env"], Reference.from_dict(spec.get("reference") or {}))
-    return None
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> "DataSpec":
+        """From config.json's "data" (every spec onemode has written since 0.1.0)."""
+        if not isinstance(values, Mapping):
+            raise ConfigError(f"the data spec must be an object, got {type(values).__name__}")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(f"unknown data spec key '{unknown[0]}'; known: "
+                              f"{', '.join(sorted(known))}")
+        values = dict(values)
+        reference = values.get("reference")
+        if reference is not None:
+            if not isinstance(reference, Mapping):
+                raise ConfigError(f"the data spec's reference must be an object, got "
+                                  f"{reference!r}")
+            values["reference"] = Reference.from_dict(reference)
+        if values.get("action_bounds") is not None:
+            values["action_bounds"] = tuple(values["action_bounds"])
+        if values.get("data_seed") is None:
+            values["data_seed"] = 0
+        return cls(**values)
 
 
-def evaluation_target_for(spec: dict, task: str | None = None, env: str | None = None,
-                          ref_min: float | None = None, ref_max: float | None = None):
-    """A run's own evaluation target (see `evaluation_target`), or the one asked for instead:
-    another task, another environment, or the run's environment with other references."""
-    from onemode.envs import EnvironmentTarget, find_reference
-
-    if task is None and ref_min is None and ref_max is None and env in (None, spec.get("env")):
-        return evaluation_target(spec)  # with the reference the run recorded
-    if task is not None:
-        if env is not None or ref_min is not None or ref_max is not None:
-            raise ConfigError("give --task, or --env with --ref-min/--ref-max, not both")
-        return evaluation_target({"task": task})
-    env = env or spec.get("env")
-    if env is None:
-        raise ConfigError("--ref-min/--ref-max need an environment to evaluate in (--env)")
-    metadata = None
-    if spec.get("dataset"):
-        try:
-            metadata = dataset_environment(spec["dataset"])
-        except DatasetError:
-            pass  # the run's data moved or went: the metadata's references are unknown
-    recorded = metadata if metadata and metadata.get("env_id") == env else None
-    return EnvironmentTarget(env, find_reference(env, ref_min, ref_max, recorded))
-
-
-def load_data(spec: dict):
-    """(Dataset, evaluation target or None) from a data spec (see `data_spec`).
-
-    A file evaluated in an environment must fit it: the observation and action sizes
-    are checked before anything trains.
-    """
-    target = evaluation_target(spec)
-    if spec.get("dataset"):
-        dataset = load_dataset(spec["dataset"], action_bounds=spec.get("action_bounds"))
-    else:
-        if target is None:
-            raise ConfigError("give a task or a dataset")
-        dataset = target.make_dataset(spec.get("size") or target.default_size,
-                                      spec.get("data_seed", 0))
-    if spec.get("env"):
-        check_fits_environment(dataset, spec["env"])
-    return dataset, target
-
-
-def check_fits_environment(dataset: Dataset, env_id: str) -> None:
-    from onemode.envs import environment_shape
-
-    shape = environment_shape(env_id)
-    for key, size, env_size in (("observations", dataset.obs_dim, shape["obs_dim"]),
-                                ("actions", dataset.act_dim, shape["act_dim"])):
-        if size != env_size:
-            raise DatasetError(dataset.source, f"{env_size} columns, as environment '{env_id}' "
-                               f"has", key=key, found=f"{size} columns")
+def _plain(bound):
+    return np.asarray(bound, np.float64).tolist()
 
 
 def split_holdout(dataset: Dataset, fraction: float, seed: int) -> tuple[Dataset, Dataset | None]:

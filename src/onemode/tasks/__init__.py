@@ -2,21 +2,8 @@
 
 from __future__ import annotations
 
-from onemode.tasks.base import Task
+# each task module registers its tasks (`base.register`) when imported
+from onemode.tasks import bandit, fetch, locomotion, multigoal  # noqa: F401
+from onemode.tasks.base import TASKS, Task, get_task, register
 
-TASKS: dict[str, Task] = {}
-
-
-def register(task: Task) -> Task:
-    TASKS[task.name] = task
-    return task
-
-
-def get_task(name: str) -> Task:
-    if name not in TASKS:
-        raise KeyError(f"unknown task '{name}'; built-in tasks: {', '.join(sorted(TASKS))}")
-    return TASKS[name]
-
-
-# Each task module calls `register` at import time.
-from onemode.tasks import bandit, fetch, locomotion, multigoal  # noqa: E402,F401
+__all__ = ["TASKS", "Task", "get_task", "register"]

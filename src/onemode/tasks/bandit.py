@@ -18,8 +18,7 @@ import gymnasium as gym
 import numpy as np
 
 from onemode.data.dataset import Dataset
-from onemode.tasks import register
-from onemode.tasks.base import Task
+from onemode.tasks.base import Task, register
 
 NAME = "bandit"
 ENV_ID = "onemode/Bandit-v0"

@@ -43,3 +43,17 @@ class Task:
 
     def normalized_score(self, returns):
         return self.reference.normalize(returns)
+
+
+TASKS: dict[str, Task] = {}  # name -> task, filled as each task module is imported
+
+
+def register(task: Task) -> Task:
+    TASKS[task.name] = task
+    return task
+
+
+def get_task(name: str) -> Task:
+    if name not in TASKS:
+        raise KeyError(f"unknown task '{name}'; built-in tasks: {', '.join(sorted(TASKS))}")
+    return TASKS[name]

@@ -32,8 +32,7 @@ import numpy as np
 
 from onemode.data.dataset import Dataset
 from onemode.parallel import default_workers, map_in_processes
-from onemode.tasks import register
-from onemode.tasks.base import Task
+from onemode.tasks.base import Task, register
 
 HORIZON = 50
 N_GOALS = 4

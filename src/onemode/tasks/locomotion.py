@@ -28,14 +28,13 @@ from functools import partial
 
 import numpy as np
 
-from onemode.algos.config import ConfigError
+from onemode.errors import ConfigError
 from onemode.behaviour.snapshots import (WEIGHTS_DIR, Actor, RandomActor, read_manifest,
                                          run_episodes, shipped_actor)
 from onemode.data.dataset import Dataset
 from onemode.envs import D4RL_REFERENCES, make_env
 from onemode.parallel import ProcessMap
-from onemode.tasks import register
-from onemode.tasks.base import Task
+from onemode.tasks.base import Task, register
 
 ENVIRONMENTS = {"halfcheetah": "HalfCheetah-v5", "hopper": "Hopper-v5",
                 "walker2d": "Walker2d-v5"}

@@ -23,8 +23,7 @@ import gymnasium as gym
 import numpy as np
 
 from onemode.data.dataset import Dataset
-from onemode.tasks import register
-from onemode.tasks.base import Task
+from onemode.tasks.base import Task, register
 
 NAME = "multigoal"
 ENV_ID = "onemode/MultiGoal-v0"

@@ -1,0 +1,40 @@
+"""The errors a user can meet, each naming what is wrong and what was expected.
+
+The bottom layer: every module that raises one imports it from here. The command
+line prints them in one line, without a traceback.
+"""
+
+from __future__ import annotations
+
+__all__ = ["CheckpointError", "ConfigError", "DatasetError", "USER_ERRORS"]
+
+
+class ConfigError(ValueError):
+    """An option that does not exist, or a value that makes no sense."""
+
+
+class DatasetError(ValueError):
+    """A dataset that breaks the data contract: names file, key, row and expectation."""
+
+    def __init__(self, source: str, expected: str, key: str | None = None,
+                 row: int | None = None, found: str | None = None):
+        self.source, self.key, self.row = source, key, row
+        self.expected, self.found = expected, found
+        where = source
+        if key is not None:
+            where += f", key '{key}'"
+        if row is not None:
+            where += f", row {row}"
+        message = f"{where}: expected {expected}"
+        if found is not None:
+            message += f", found {found}"
+        super().__init__(message)
+
+
+class CheckpointError(ValueError):
+    """A run directory's file (checkpoint, statistics, record) that cannot be loaded into the
+    run its config describes."""
+
+
+# what the command line reports in one line
+USER_ERRORS = (ConfigError, DatasetError, CheckpointError)
