@@ -44,7 +44,7 @@ class Config(AlgoConfig):
 
     ACTING = ("act_by",)
     RETIRED = {"best_mode_by": ("hyper_q", "the actor learned the same taught by the critic's "
-                                "pick (experiments/2026-11-30-critic-pick)")}
+                                "pick (experiments/2026-11-27-actor-taught-by-critic)")}
 
     # ---- the paper
     n_components: int = 10            # M
