@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from configs import EXPERT
 
 from onemode.algos import behaviour_critic, cvae, wcgan, wcvae
 from onemode.errors import ConfigError
@@ -21,16 +22,7 @@ from onemode.train import train
 
 MODULES = {"wcgan": wcgan, "wcvae": wcvae}
 
-# Small networks for short CPU runs. For the GAN, two-timescale learning rates and a noise
-# of act_dim dimensions make pi(s, 0) precise within a few thousand updates (with the
-# authors' settings, 1e-4 and 10 dimensions, it scores about 0 on multigoal-expert at
-# this budget); the VAE gets a 2-dimensional latent.
-SMALL = {
-    "wcgan": dict(hidden=(64, 64), noise_dim=2, generator_lr=2e-4, discriminator_lr=6e-4,
-                  critic_lr=1e-3, value_lr=1e-3),
-    "wcvae": dict(hidden=(64, 64), vae_lr=1e-3, critic_lr=1e-3, value_lr=1e-3, latent_dim=2),
-}
-EXPERT_STEPS = {"wcgan": 2500, "wcvae": 2000}
+SMALL = {name: EXPERT[name][0] for name in MODULES}  # tests/configs.py
 UNWEIGHTED_STEPS = {"wcgan": 1500, "wcvae": 4000}
 WEIGHTED_STEPS = {"wcgan": 1000, "wcvae": 2500}
 
@@ -117,20 +109,6 @@ def test_act_takes_the_model_mean_or_the_best_of_k_by_q(name):
 
 
 # -------------------------------------------------------------- learning
-@pytest.mark.parametrize("name", MODULES)
-def test_reaches_the_expert_score_on_unimodal_expert_data(name, tmp_path):
-    """multigoal-expert: every episode heads for the best goal; the data scores about 98."""
-    config = TrainConfig(steps=EXPERT_STEPS[name], seeds=(0, 1), log_every=EXPERT_STEPS[name],
-                         eval_every=EXPERT_STEPS[name], checkpoint_every=EXPERT_STEPS[name],
-                         eval_episodes=20)
-    result = train(name, MODULES[name].Config(**SMALL[name]), config,
-                   data_spec(task="multigoal-expert", size=10000), tmp_path / "run",
-                   show_progress=False)
-    scores = result.final_eval.scores.mean(axis=1)
-    assert scores.shape == (2,)
-    assert np.all(scores >= 90), scores
-
-
 BANDIT_STATES = np.array([[-0.6], [0.3], [0.7]], np.float32)
 
 

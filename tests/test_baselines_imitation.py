@@ -1,8 +1,8 @@
 """The imitation baselines: BC, MDN, AWAC and OneStep.
 
 Their own options refuse nonsense (the contract test checks the shared ones);
-the pieces match their closed forms; short seeded runs
-learn the unimodal expert data; and on the multi-modal data BC averages the
+the pieces match their closed forms (that they learn the unimodal expert data:
+test_learning.py); and on the multi-modal data BC averages the
 four modes while the MDN commits to one (the LOM paper's Figure 2b-c).
 """
 
@@ -12,6 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from configs import EXPERT
 
 from onemode.algos import awac, bc, gaussian, get_algo, onestep
 from onemode.errors import ConfigError
@@ -21,25 +22,9 @@ from onemode.data import Dataset, to_device
 from onemode.targets import data_spec
 from onemode.nets import Mixture
 from onemode.policy import load_policy
-from onemode.runs import RunDir, TrainConfig
+from onemode.runs import TrainConfig
 from onemode.train import train
 
-ALGOS = ("bc", "mdn", "awac", "onestep")
-
-# Small networks and short runs for a shared 2-core CPU. An untrained policy
-# scores about 0 (it never reaches a goal); BC with these settings needs about
-# 100 updates to pass 90 (measured: 73 after 30, 86 after 60). OneStep's
-# behaviour phase is cut to 50 updates, where beta_hat alone scores about 80,
-# so passing needs its improvement phase (pi starts as beta_hat).
-SMALL = {
-    "bc": dict(hidden=(64, 64), actor_lr=1e-3),
-    "mdn": dict(hidden=(64, 64), n_components=4),
-    "awac": dict(hidden=(64, 64), batch_size=256, actor_lr=1e-3, critic_lr=1e-3),
-    "onestep": dict(hidden=(64, 64), batch_size=256, behaviour_steps=50, critic_steps=1000,
-                    value_samples=4, behaviour_lr=1e-3, critic_lr=1e-3, actor_lr=1e-3),
-}
-STEPS = {"bc": 400, "mdn": 1000, "awac": 1000, "onestep": 500}  # the main phase's updates
-EXPERT = dict(task="multigoal-expert", size=10_000)
 
 
 # ------------------------------------------------------------------- config
@@ -152,26 +137,6 @@ def test_onestep_phases_touch_only_their_own_networks():
     assert float(metrics["weight_mean"]) > 0
 
 
-# -------------------------------------------------------------- learning
-@pytest.mark.parametrize("algo", ALGOS)
-def test_learns_the_unimodal_expert_data(algo, tmp_path):
-    """multigoal-expert: expert score 100, the data itself about 98, random 0."""
-    module = get_algo(algo)
-    algo_config = module.Config(**SMALL[algo])
-    phases = module.phases(algo_config)
-    # one chunk per phase (one compilation each): every period is the whole run
-    total = sum(STEPS[algo] if p.steps is None else p.steps for p in phases)
-    config = TrainConfig(steps=STEPS[algo], seeds=(0, 1), log_every=total, eval_every=total,
-                         eval_episodes=10, checkpoint_every=total)
-    result = train(algo, algo_config, config, data_spec(**EXPERT), tmp_path / algo,
-                   show_progress=False)
-    scores = result.final_eval.scores.mean(axis=1)
-    assert scores.shape == (2,)
-    assert np.all(scores >= 90), scores
-    records = RunDir(result.run_dir).read_metrics()
-    assert [r["phase"] for r in records] == [p.name for p in phases] + ["eval"]
-
-
 # ----------------------------------------------------------- multi-modality
 def test_bc_averages_the_modes_while_the_mdn_commits_to_one(tmp_path):
     """LOM paper Figure 2b-c on `multigoal`: from every start state the data heads for all
@@ -186,7 +151,7 @@ def test_bc_averages_the_modes_while_the_mdn_commits_to_one(tmp_path):
     spec = data_spec(task="multigoal", size=20_000)
     start = np.zeros((1, 2), np.float32)
     actions = {}
-    for algo, values, steps in (("bc", SMALL["bc"], 1000),
+    for algo, values, steps in (("bc", EXPERT["bc"][0], 1000),
                                 ("mdn", dict(hidden=(64, 64), n_components=10), 3000)):
         module = get_algo(algo)
         algo_config = module.Config(**values)

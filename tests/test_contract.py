@@ -15,6 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from configs import TINY
 
 from onemode.algos import ALGOS, get_algo
 from onemode.algos.base import MAIN_PHASE
@@ -30,27 +31,22 @@ from onemode.tasks import get_task
 from onemode.train import train
 
 NAMES = sorted(ALGOS)
-PRE_STEPS = 50   # each pre-training phase, in the short runs (a multiple of LOG_EVERY)
+PRE_STEPS = 50   # each pre-training phase, in the short runs (configs.TINY; a multiple of LOG_EVERY)
 LOG_EVERY = 50
 STEPS = 200      # the main phase
 
 
 def small_config(name: str):
-    """The algorithm at a size for tests: narrow networks, short pre-training phases."""
-    config_class = get_algo(name).Config
-    values = {"hidden": (16, 16), "batch_size": 32}
-    for field in dataclasses.fields(config_class):
-        if field.name.endswith("_steps"):
-            values[field.name] = PRE_STEPS
-        if field.name == "n_components":
-            values[field.name] = 3
-        if field.name == "actor_hidden":  # a policy deeper than the rest saves, exports, resumes
-            values[field.name] = (16, 8, 16)
-        if field.name == "mdn_hidden":    # so does a behaviour model of its own size
-            values[field.name] = (24, 24)
-        if field.name == "hyper_q_batch_size":  # and a phase that draws more rows than the rest
-            values[field.name] = 64
-    return config_class.from_dict(values)
+    """The algorithm at the tests' size (`configs.TINY`)."""
+    return get_algo(name).Config.from_dict(TINY[name])
+
+
+def test_every_algorithm_has_a_test_size():
+    assert set(TINY) == set(ALGOS)
+    for name in NAMES:
+        config = small_config(name)
+        steps = {phase.steps for phase in get_algo(name).phases(config)} - {None}
+        assert steps <= {PRE_STEPS}, (name, steps)  # its pre-training phases stay short
 
 
 def episodes_dataset(with_next_observations: bool) -> Dataset:
@@ -96,39 +92,6 @@ def test_an_option_two_algorithms_share_is_declared_once_and_checked_everywhere(
         for name in algos:
             with pytest.raises(ConfigError, match=option):
                 get_algo(name).Config.from_dict({option: bad})
-
-
-@pytest.mark.parametrize("name", [n for n in NAMES if "actor_hidden" in
-                                  {f.name for f in dataclasses.fields(get_algo(n).Config)}])
-def test_actor_hidden_sizes_the_policy_network_alone(name):
-    algo = get_algo(name)
-    config = algo.Config.from_dict({"hidden": "16,16", "actor_hidden": "8,8,8"})
-    state = algo.init(jax.random.PRNGKey(0), 3, 2, config)
-    widths = {net: [k.shape for k in _kernels(getattr(state, net).params)]
-              for net in ("actor", "critic")}
-    assert widths["actor"] == [(3, 8), (8, 8), (8, 8), (8, 2)]
-    assert all(shape[-1] == 16 for shape in widths["critic"][:-1])
-    # empty ("" on the command line): the policy takes `hidden`
-    default = algo.init(jax.random.PRNGKey(0), 3, 2, config.replace(actor_hidden=""))
-    assert [k.shape for k in _kernels(default.actor.params)] == [(3, 16), (16, 16), (16, 2)]
-
-
-@pytest.mark.parametrize("name", [n for n in NAMES if "mdn_hidden" in
-                                  {f.name for f in dataclasses.fields(get_algo(n).Config)}])
-def test_mdn_hidden_sizes_the_behaviour_model_alone(name):
-    algo = get_algo(name)
-    config = algo.Config.from_dict({"hidden": "16,16", "mdn_hidden": "32,32", "n_components": 2})
-    state = algo.init(jax.random.PRNGKey(0), 3, 2, config)
-    assert [k.shape for k in _kernels(state.mdn.params)] == [(3, 32), (32, 32), (32, 10)]
-    assert all(k.shape[-1] == 16 for k in _kernels(state.critic.params)[:-1])
-    default = algo.init(jax.random.PRNGKey(0), 3, 2, config.replace(mdn_hidden=""))
-    assert [k.shape for k in _kernels(default.mdn.params)][:2] == [(3, 16), (16, 16)]
-
-
-def _kernels(params) -> list:
-    """A network's dense kernels, input layer first."""
-    paths = jax.tree_util.tree_flatten_with_path(params)[0]
-    return [leaf for path, leaf in paths if "kernel" in jax.tree_util.keystr(path)]
 
 
 def test_no_algorithm_module_imports_another():
