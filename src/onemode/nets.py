@@ -44,14 +44,22 @@ def spread_bias(low: float, high: float, n_spread: int):
 
 
 class MLP(nn.Module):
+    """Dense layers with `activation` between them; `layer_norm` normalises each hidden
+    layer before its activation (the critics of ReBRAC and FQL)."""
+
     hidden: Sequence[int]
     out_dim: int
     out_bias_init: Callable = nn.initializers.zeros
+    activation: Callable = nn.relu
+    layer_norm: bool = False
 
     @nn.compact
     def __call__(self, x):
         for width in self.hidden:
-            x = nn.relu(nn.Dense(width)(x))
+            x = nn.Dense(width)(x)
+            if self.layer_norm:
+                x = nn.LayerNorm()(x)
+            x = self.activation(x)
         return nn.Dense(self.out_dim, bias_init=self.out_bias_init)(x)
 
 
@@ -169,11 +177,13 @@ class GaussianPolicy(nn.Module):
 
 class QNetwork(nn.Module):
     hidden: Sequence[int]
+    layer_norm: bool = False
+    activation: Callable = nn.relu
 
     @nn.compact
     def __call__(self, observations, actions):
         x = jnp.concatenate([observations, actions], axis=-1)
-        return MLP(self.hidden, 1)(x)[..., 0]
+        return MLP(self.hidden, 1, activation=self.activation, layer_norm=self.layer_norm)(x)[..., 0]
 
 
 class QEnsemble(nn.Module):
@@ -181,12 +191,14 @@ class QEnsemble(nn.Module):
 
     hidden: Sequence[int]
     n: int
+    layer_norm: bool = False
+    activation: Callable = nn.relu
 
     @nn.compact
     def __call__(self, observations, actions):
         ensemble = nn.vmap(QNetwork, variable_axes={"params": 0}, split_rngs={"params": True},
                            in_axes=None, out_axes=0, axis_size=self.n)
-        return ensemble(self.hidden)(observations, actions)
+        return ensemble(self.hidden, self.layer_norm, self.activation)(observations, actions)
 
 
 class ValueNet(nn.Module):
