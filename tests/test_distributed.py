@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 import shutil
 
+import ipaddress
+
+import psutil
 import pytest
 import ray
 
 from onemode.cli import main
+from onemode.distributed import start_local_ray
 
 BENCH = ["bench", "--tasks", "bandit", "--algos", "bc,mdn", "--seeds", "2", "--steps", "200",
          "--eval-every", "100", "--eval-episodes", "5", "--size", "2000", "--no-progress"]
@@ -16,7 +20,7 @@ BENCH = ["bench", "--tasks", "bandit", "--algos", "bc,mdn", "--seeds", "2", "--s
 
 @pytest.fixture(scope="module")
 def local_ray():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    start_local_ray(num_cpus=2)
     yield
     ray.shutdown()
 
@@ -60,3 +64,37 @@ def test_ray_runs_the_bench_as_the_local_backend_and_survives_a_failing_run(
     shutil.rmtree(damaged)
     assert main(BENCH + ["--out", str(distributed), "--backend", "ray"]) == 0
     assert _table_without_times(distributed) == _table_without_times(local)
+
+
+def listening_addresses() -> dict[str, set[str]]:
+    """Where this process and every process it started (Ray's services, its workers)
+    listen: process name -> addresses."""
+    found: dict[str, set[str]] = {}
+    for process in [psutil.Process(), *psutil.Process().children(recursive=True)]:
+        try:
+            sockets = process.net_connections(kind="inet")
+            name = process.name()
+        except psutil.Error:  # a worker that ended meanwhile
+            continue
+        for sock in sockets:
+            if sock.status == psutil.CONN_LISTEN:
+                found.setdefault(name, set()).add(sock.laddr.ip)
+    return found
+
+
+def is_loopback(address: str) -> bool:
+    ip = ipaddress.ip_address(address)
+    return ip.is_loopback or (ip.version == 6 and ip.ipv4_mapped is not None
+                              and ip.ipv4_mapped.is_loopback)
+
+
+def test_the_local_ray_instance_listens_on_loopback_only(local_ray, tmp_path):
+    """No service of the instance onemode starts is reachable from the network: GCS,
+    raylet, object manager, agents and the workers a bench ran on."""
+    assert main(BENCH + ["--out", str(tmp_path / "ray"), "--backend", "ray"]) == 0
+    listening = listening_addresses()
+    assert {"gcs_server", "raylet"} <= set(listening), listening
+    exposed = {name: ips for name, ips in listening.items()
+               if not all(is_loopback(ip) for ip in ips)}
+    assert not exposed, f"listening beyond loopback: {exposed}"
+    assert not is_loopback("0.0.0.0") and not is_loopback("::")  # the check can fail

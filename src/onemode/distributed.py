@@ -1,5 +1,9 @@
 """The Ray backend of `onemode bench`: each run of the bench is one Ray task.
 
+Without an address it starts a Ray instance on this machine that listens on loopback
+only (`start_local_ray`); with one it joins that cluster, which belongs on a private
+network.
+
 A run (a task or file, an algorithm, its seeds trained together) is the unit: a
 worker trains it into OUT exactly as the local backend would, so OUT must be on a
 filesystem every worker shares with this machine (a worker that cannot see OUT
@@ -10,6 +14,7 @@ Running the same bench again skips what finished and resumes what was cut off.
 
 from __future__ import annotations
 
+import os
 import socket
 import time
 import uuid
@@ -26,6 +31,43 @@ def _ray():
     except ImportError:
         raise ConfigError("--backend ray needs Ray: pip install 'onemode[ray]'") from None
     return ray
+
+
+LOOPBACK = "127.0.0.1"
+
+
+def start_local_ray(**options) -> None:
+    """A Ray instance on this machine whose every service listens on loopback only.
+
+    A Ray cluster has no authentication of its own worth the name (anyone who reaches
+    its ports can run code here; CVE-2023-48022), so the instance onemode starts for
+    itself must not be reachable from the network. Ray binds its servers (GCS, raylet,
+    object manager, workers, agents) to the node's IP, which it takes to be the loopback
+    address where its clusters are switched off: the switch is read by this process
+    (`ray_constants.ENABLE_RAY_CLUSTER`, set at Ray's import) and by every process the
+    instance starts (the environment variable). Both are set for the start and put back
+    after it. The dashboard stays off.
+    """
+    ray = _ray()
+    from ray._private import ray_constants
+
+    variable = ray_constants.ENABLE_RAY_CLUSTERS_ENV_VAR
+    saved = os.environ.get(variable), ray_constants.ENABLE_RAY_CLUSTER
+    os.environ[variable], ray_constants.ENABLE_RAY_CLUSTER = "0", False
+    try:
+        ray.init(include_dashboard=False, log_to_driver=False, **options)
+    finally:
+        if saved[0] is None:
+            os.environ.pop(variable, None)
+        else:
+            os.environ[variable] = saved[0]
+        ray_constants.ENABLE_RAY_CLUSTER = saved[1]
+    node_ip = ray.util.get_node_ip_address()
+    if node_ip != LOOPBACK:
+        ray.shutdown()
+        raise ConfigError(f"a local Ray instance would listen on {node_ip}, not on loopback; "
+                          f"onemode does not start one there (start your own with ray start "
+                          f"on a private network and pass --address)")
 
 
 def _train_remote(train_job, out: str, job, marker: str, token: str) -> dict:
@@ -52,7 +94,10 @@ def run_on_ray(train_job, out: Path, jobs: list, address: str | None = None,
     ray = _ray()
     if not ray.is_initialized():
         try:
-            ray.init(address=address, include_dashboard=False, log_to_driver=False)
+            if address is None:
+                start_local_ray()
+            else:
+                ray.init(address=address, include_dashboard=False, log_to_driver=False)
         except (ConnectionError, RuntimeError, ValueError) as error:
             raise ConfigError(f"cannot reach a Ray cluster at {address or 'a new local instance'}"
                               f": {error}") from None
