@@ -201,3 +201,64 @@ def test_locomotion_suite_selects_kinds_environments_and_datasets():
         "halfcheetah-medium", "hopper-medium", "walker2d-medium", "walker2d-expert")
     with pytest.raises(ConfigError, match="'random' is none of the locomotion suite"):
         table_tasks(("random",))
+
+
+# ---------------------------------------------------------- killed benches
+KILL_BENCH = ["bench", "--tasks", "bandit", "--algos", "bc,mdn", "--seeds", "2", "--steps",
+              "600", "--eval-every", "200", "--eval-episodes", "5", "--size", "2000",
+              "--set", "hidden=16,16", "--no-progress"]
+
+
+def _run_bench(out, *, kill_when=None, sig=None):
+    """`onemode bench` in a process of its own; `kill_when(out)` true: send it `sig`."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    process = subprocess.Popen([sys.executable, "-m", "onemode.cli", *KILL_BENCH,
+                                "--out", str(out)], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True)
+    if kill_when is not None:
+        deadline = time.time() + 240
+        while not kill_when(out) and process.poll() is None and time.time() < deadline:
+            time.sleep(0.01)
+        assert process.poll() is None, "the bench finished before it could be killed"
+        process.send_signal(sig or signal.SIGKILL)
+    _, err = process.communicate(timeout=300)
+    return process.returncode, err
+
+
+def _table_without_times(out) -> str:
+    return (out / "table.md").read_text().split("Time of each run")[0]
+
+
+def test_a_bench_killed_at_any_point_and_run_again_makes_the_uninterrupted_table(tmp_path):
+    """kill -9 in the middle of the second run (after a checkpoint of it), and SIGTERM in
+    the middle of the first; each time the same command run again finishes the bench: the
+    table and the scores are those of the bench never interrupted."""
+    import signal
+
+    whole = tmp_path / "whole"
+    assert _run_bench(whole)[0] == 0
+    expected = json.loads((whole / "results.json").read_text())
+
+    killed = tmp_path / "killed"
+    code, _ = _run_bench(killed, kill_when=lambda out: (
+        out / "runs/bandit/mdn/checkpoint.npz").exists(), sig=signal.SIGKILL)
+    assert code == -signal.SIGKILL
+    assert (killed / "runs/bandit/bc/done.json").exists()
+    assert not (killed / "runs/bandit/mdn/done.json").exists()
+    assert _run_bench(killed)[0] == 0
+    assert _table_without_times(killed) == _table_without_times(whole)
+
+    stopped = tmp_path / "stopped"
+    code, err = _run_bench(stopped, kill_when=lambda out: (
+        out / "runs/bandit/bc/checkpoint.npz").exists(), sig=signal.SIGTERM)
+    assert code == 143 and "stopped by SIGTERM" in err and "the same onemode bench" in err
+    assert _run_bench(stopped)[0] == 0
+    assert _table_without_times(stopped) == _table_without_times(whole)
+    for out in (killed, stopped):
+        got = json.loads((out / "results.json").read_text())
+        assert {run: r["final_scores"] for run, r in got["bandit"].items()} == \
+            {run: r["final_scores"] for run, r in expected["bandit"].items()}

@@ -42,16 +42,42 @@ def _checkpoint_step(run: RunDir) -> int:
         return -1
 
 
-def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path):
-    whole = _train(tmp_path / "whole")
-    assert whole.returncode == 0, whole.stderr
+@pytest.fixture(scope="module")
+def whole(tmp_path_factory) -> RunDir:
+    """The run uninterrupted: what every interrupted and resumed run must end as."""
+    out = tmp_path_factory.mktemp("whole") / "run"
+    result = _train(out)
+    assert result.returncode == 0, result.stderr
+    return RunDir(out)
 
-    killed = RunDir(tmp_path / "killed")
-    process = subprocess.Popen([sys.executable, *TRAIN, "--out", str(killed.path)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.time() + 240
-    while _checkpoint_step(killed) < 700 and process.poll() is None and time.time() < deadline:
+
+def assert_same_run(run: RunDir, whole: RunDir):
+    """Bit-identical checkpoints, and the same log records (no step logged twice)."""
+    with np.load(whole.checkpoint_path) as a, np.load(run.checkpoint_path) as b:
+        assert int(a["step"]) == int(b["step"]) == TOTAL_STEPS
+        assert sorted(a.files) == sorted(b.files)
+        for name in a.files:
+            np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+    steps = [(r["step"], r["phase"]) for r in run.read_metrics()]
+    assert len(steps) == len(set(steps)), "a resumed run must not log a step twice"
+    assert steps == [(r["step"], r["phase"]) for r in whole.read_metrics()]
+
+
+def _start(out) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, *TRAIN, "--out", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for(condition, process, seconds=240):
+    deadline = time.time() + seconds
+    while not condition() and process.poll() is None and time.time() < deadline:
         time.sleep(0.01)
+
+
+def test_killed_run_resumes_to_the_uninterrupted_result(whole, tmp_path):
+    killed = RunDir(tmp_path / "killed")
+    process = _start(killed.path)
+    _wait_for(lambda: _checkpoint_step(killed) >= 700, process)
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
     step_at_kill = _checkpoint_step(killed)
@@ -64,18 +90,57 @@ def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path):
     assert "--seeds, --set cannot change them" in refused.stderr, refused.stderr
     assert _checkpoint_step(killed) == step_at_kill
 
+    # a kill in the middle of appending a log line leaves it cut short
+    with open(killed.metrics_path, "a") as log:
+        log.write('{"step": 99999, "phase": "ma')
     resumed = _resume(killed.path)
     assert resumed.returncode == 0, resumed.stderr
+    assert_same_run(killed, whole)
 
-    with np.load(RunDir(tmp_path / "whole").checkpoint_path) as a, \
-            np.load(killed.checkpoint_path) as b:
-        assert int(a["step"]) == int(b["step"]) == TOTAL_STEPS
-        assert sorted(a.files) == sorted(b.files)
-        for name in a.files:
-            np.testing.assert_array_equal(a[name], b[name], err_msg=name)
-    steps = [(r["step"], r["phase"]) for r in killed.read_metrics()]
-    assert len(steps) == len(set(steps)), "a resumed run must not log a step twice"
-    assert steps == [(r["step"], r["phase"]) for r in RunDir(tmp_path / "whole").read_metrics()]
+
+def test_a_run_killed_before_its_first_checkpoint_resumes_from_its_config(whole, tmp_path):
+    """kill -9 before any checkpoint: `--resume` trains the run from step 0 with the settings
+    its config.json records, says so in one line, and ends where the uninterrupted run did."""
+    killed = RunDir(tmp_path / "killed")
+    process = _start(killed.path)
+    _wait_for(killed.exists, process)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert killed.exists() and not killed.checkpoint_path.exists()
+    resumed = _resume(killed.path)
+    assert resumed.returncode == 0, resumed.stderr
+    said = [line for line in resumed.stdout.splitlines() if "no checkpoint yet" in line]
+    assert len(said) == 1 and "from step 0 with the settings its config.json records" in said[0]
+    assert_same_run(killed, whole)
+
+
+def test_sigterm_stops_at_the_end_of_a_chunk_with_a_checkpoint_and_resumes_exactly(whole,
+                                                                                  tmp_path):
+    stopped = RunDir(tmp_path / "stopped")
+    process = _start(stopped.path)
+    _wait_for(lambda: _checkpoint_step(stopped) >= 300, process)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=120)
+    step = _checkpoint_step(stopped)
+    assert process.returncode == 143, err
+    assert 300 <= step < TOTAL_STEPS and step % 100 == 0  # a chunk's end (log_every 100)
+    assert f"stopped by SIGTERM after {step:,} updates" in err
+    assert f"onemode train --resume --out {stopped.path}" in err and "Traceback" not in err
+    assert max(r["step"] for r in stopped.read_metrics()) == step
+    resumed = _resume(stopped.path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert_same_run(stopped, whole)
+
+
+def test_a_damaged_log_line_is_refused_naming_the_file_and_line(tmp_path):
+    from onemode.errors import CheckpointError
+    run = RunDir(tmp_path)
+    run.metrics_path.write_text('{"step": 1, "phase": "main"}\nnot json\n{"step": 2, '
+                                '"phase": "main"}\n')
+    with pytest.raises(CheckpointError, match=r"metrics.jsonl, line 2: expected one JSON"):
+        run.read_metrics()
+    run.metrics_path.write_text('{"step": 1, "phase": "main"}\n{"step": 2, "pha')
+    assert run.read_metrics() == [{"step": 1, "phase": "main"}]  # the cut last line: dropped
 
 
 @pytest.mark.parametrize("name", ["lom", "dmpo"])

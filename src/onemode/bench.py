@@ -34,7 +34,7 @@ from onemode.distributed import run_on_ray
 from onemode.algos import get_algo
 from onemode.data import DataSpec, save_dataset
 from onemode.envs import Reference
-from onemode.errors import ConfigError
+from onemode.errors import ConfigError, RunStopped
 from onemode.figures import action_figure
 from onemode.fileio import atomic_write
 from onemode.presets import configure, find_preset
@@ -223,14 +223,21 @@ def plan(spec: BenchSpec, out: Path) -> list[Job]:
     return jobs
 
 
-def train_job(job: Job, show_progress: bool = False) -> Path:
-    """Train (or resume) one run of the bench and mark it done: what a backend runs."""
+def train_job(job: Job, show_progress: bool = False, handle_signals: bool = True) -> Path:
+    """Train (or resume) one run of the bench and mark it done: what a backend runs.
+
+    A run stopped by SIGTERM or Ctrl-C (`handle_signals`, see `train`) saves its
+    checkpoint at the end of its chunk; the same bench command run again continues it.
+    """
     resume = (job.run_dir / "checkpoint.npz").exists()
     if not resume and job.run_dir.exists():
         shutil.rmtree(job.run_dir)  # cut off before its first checkpoint: start again
     record = job.record
-    train(record.algo, record.algo_config, record.train_config, record.data, job.run_dir,
-          resume=resume, show_progress=show_progress)
+    try:
+        train(record.algo, record.algo_config, record.train_config, record.data, job.run_dir,
+              resume=resume, show_progress=show_progress, handle_signals=handle_signals)
+    except RunStopped as stopped:
+        raise stopped.with_hint("the same onemode bench command again") from None
     atomic_write(job.run_dir / "done.json", lambda tmp: tmp.write_text("{}\n"))
     return job.run_dir
 

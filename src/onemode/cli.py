@@ -20,14 +20,16 @@ def main(argv=None) -> int:
     if not hasattr(args, "run"):
         parser.print_help()
         return 2
-    from onemode.errors import CheckpointError, ConfigError, DatasetError
+    from onemode.errors import USER_ERRORS, RunStopped
     try:
         return args.run(args) or 0
-    except (DatasetError, ConfigError, CheckpointError, FileNotFoundError, FileExistsError,
-            KeyError, IndexError) as error:
+    except (*USER_ERRORS, FileNotFoundError, FileExistsError, KeyError, IndexError) as error:
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
         print(f"onemode: error: {message}", file=sys.stderr)
         return 1
+    except RunStopped as stopped:
+        print(f"onemode: {stopped}", file=sys.stderr)
+        return 143 if stopped.signal_name == "SIGTERM" else 130
     except KeyboardInterrupt:
         print("onemode: interrupted; the last checkpoint is intact (resume with --resume)",
               file=sys.stderr)
@@ -330,9 +332,13 @@ def _train(args):
                               f"config.json; {', '.join(fixed)} cannot change them (only "
                               f"--steps, --eval-episodes and the log, eval and checkpoint "
                               f"periods can); train into a new --out instead")
-        record = RunDir(args.out).read_record()
+        run = RunDir(args.out)
+        record = run.read_record()
         algo_name, algo_config, spec = record.algo, record.algo_config, record.data
         config = record.train_config.replace(**overrides)
+        if not run.checkpoint_path.exists():
+            print(f"{run.path}: no checkpoint yet (the run stopped before its first one): "
+                  f"training it from step 0 with the settings its config.json records")
     else:
         algo_name = args.algo or "lom"
         get_algo(algo_name)  # an unknown name fails before the data is looked at

@@ -78,7 +78,7 @@ def _train_remote(train_job, out: str, job, marker: str, token: str) -> dict:
                           f"{socket.gethostname()}: --out must be on a filesystem every Ray "
                           f"worker shares")
     started = time.time()
-    train_job(job, show_progress=False)
+    train_job(job, show_progress=False, handle_signals=False)  # Ray owns a worker's signals
     return {"host": socket.gethostname(), "seconds": time.time() - started}
 
 

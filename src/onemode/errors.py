@@ -6,7 +6,7 @@ line prints them in one line, without a traceback.
 
 from __future__ import annotations
 
-__all__ = ["CheckpointError", "ConfigError", "DatasetError", "USER_ERRORS"]
+__all__ = ["CheckpointError", "ConfigError", "DatasetError", "RunStopped", "USER_ERRORS"]
 
 
 class ConfigError(ValueError):
@@ -34,6 +34,20 @@ class DatasetError(ValueError):
 class CheckpointError(ValueError):
     """A run directory's file (checkpoint, statistics, record) that cannot be loaded into the
     run its config describes."""
+
+
+class RunStopped(Exception):
+    """A run asked to stop (SIGTERM, Ctrl-C) that stopped at the end of a chunk and saved
+    its checkpoint there: `how_to_continue` resumes it exactly."""
+
+    def __init__(self, signal_name: str, step: int, run_dir, how_to_continue: str):
+        self.signal_name, self.step, self.run_dir = signal_name, step, run_dir
+        self.how_to_continue = how_to_continue
+        super().__init__(f"stopped by {signal_name} after {step:,} updates, all in the "
+                         f"checkpoint of {run_dir}; continue with: {how_to_continue}")
+
+    def with_hint(self, how_to_continue: str) -> "RunStopped":
+        return RunStopped(self.signal_name, self.step, self.run_dir, how_to_continue)
 
 
 # what the command line reports in one line

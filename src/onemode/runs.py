@@ -248,9 +248,29 @@ class RunDir:
         self._tensorboard = None
 
     def read_metrics(self) -> list[dict]:
+        """Every record of metrics.jsonl. A last line cut short (the run was killed while
+        appending it, and no newline ends it) is left out: the resumed run writes it again.
+        Any other line that is no JSON object is refused naming the file and line."""
         if not self.metrics_path.exists():
             return []
-        return [json.loads(line) for line in self.metrics_path.read_text().splitlines() if line]
+        text = self.metrics_path.read_text(errors="replace")
+        lines = text.split("\n")
+        if lines[-1]:  # no newline after the last line: an append cut short
+            lines = lines[:-1]
+        records = []
+        for number, line in enumerate(lines, 1):
+            if not line:
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise CheckpointError(f"{self.metrics_path}, line {number}: expected one JSON "
+                                      f"record per line ({error.msg})") from None
+            if not isinstance(record, dict) or "step" not in record or "phase" not in record:
+                raise CheckpointError(f"{self.metrics_path}, line {number}: expected a record "
+                                      f"with 'step' and 'phase', found {line[:80]!r}")
+            records.append(record)
+        return records
 
     def truncate_metrics(self, after_step: int) -> None:
         """Drop records past `after_step` (a resumed run writes them again)."""

@@ -10,6 +10,8 @@ each phase, so a resumed run replays exactly the chunks of an uninterrupted one.
 from __future__ import annotations
 
 import contextlib
+import signal
+import threading
 import time
 from functools import partial
 from pathlib import Path
@@ -22,7 +24,7 @@ import numpy as np
 from onemode.algos import get_algo
 from onemode.algos.config import AlgoConfig
 from onemode.data import DataSpec, Transitions, sample, split_holdout, to_device
-from onemode.errors import ConfigError
+from onemode.errors import ConfigError, RunStopped
 from onemode.evaluate import Rollouts, rollout_seeds
 from onemode.policy import make_act
 from onemode.runs import (RESUMABLE_SETTINGS, RunDir, RunRecord, TrainConfig, config_differences,
@@ -72,8 +74,16 @@ def chunk_ends(start: int, end: int, config: TrainConfig) -> list[int]:
 
 
 def train(algo_name: str, algo_config: AlgoConfig, config: TrainConfig, spec: DataSpec, out,
-          resume: bool = False, show_progress: bool = True) -> TrainResult:
-    """Train `algo_name` on the data of `spec` (see `onemode.targets.data_spec`) into `out`."""
+          resume: bool = False, show_progress: bool = True,
+          handle_signals: bool = True) -> TrainResult:
+    """Train `algo_name` on the data of `spec` (see `onemode.targets.data_spec`) into `out`.
+
+    `resume` continues the run in `out` from its checkpoint, or, where it stopped before
+    its first one, trains it again from step 0 (its config.json must match the one asked).
+    With `handle_signals` (in the main thread), SIGTERM and a first Ctrl-C stop the run at
+    the end of its current chunk with its checkpoint saved there (`RunStopped`), so that a
+    resumed run replays exactly; a second Ctrl-C stops it at once.
+    """
     run = RunDir(out)
     algo = get_algo(algo_name)
     dataset, task = load_data(spec)
@@ -99,8 +109,15 @@ def train(algo_name: str, algo_config: AlgoConfig, config: TrainConfig, spec: Da
         step, state, keys = run.load_checkpoint(template)
         run.write_record(record)  # the run now goes on to the new length and log periods
         run.truncate_metrics(step)
-    elif resume:
-        raise FileNotFoundError(f"{run.path}: nothing to resume (no checkpoint.npz)")
+    elif resume:  # stopped before its first checkpoint: the run from step 0, as recorded
+        differences = config_differences(run.read_record(), record, RESUMABLE_SETTINGS)
+        if differences:
+            raise ConfigError(f"{run.path}: cannot resume with other settings than the run's "
+                              f"({'; '.join(differences)}); train into a new --out instead")
+        state = init_seeds(algo, algo_config, dataset.obs_dim, dataset.act_dim, init_keys)
+        run.write_record(record)
+        run.write_stats(stats)
+        run.truncate_metrics(0)
     else:
         if run.exists():
             raise FileExistsError(f"{run.path} already holds a run; pass --resume or another --out")
@@ -122,7 +139,8 @@ def train(algo_name: str, algo_config: AlgoConfig, config: TrainConfig, spec: Da
                              config.eval_episodes)
 
     final_eval, latest_score = None, None
-    with _Progress(total, step, show_progress) as progress, contextlib.closing(run):
+    with _Progress(total, step, show_progress) as progress, contextlib.closing(run), \
+            _stop_requests(handle_signals) as stop_requested:
         for phase, begin, end in schedule:
             if end <= step:
                 continue
@@ -149,12 +167,38 @@ def train(algo_name: str, algo_config: AlgoConfig, config: TrainConfig, spec: Da
                                         "score": latest_score.tolist(),
                                         "return": final_eval.returns.mean(axis=1).tolist(),
                                         "eval_s": time.perf_counter() - tic})
-                if step % config.checkpoint_every == 0 or step == end:
+                if step % config.checkpoint_every == 0 or step == end or stop_requested:
                     run.save_checkpoint(step, state, keys)
                 progress.update(step, phase.name, rate, latest_score)
+                if stop_requested and step < total:
+                    raise RunStopped(stop_requested[0], step, run.path,
+                                     f"onemode train --resume --out {run.path}")
     if task is not None and final_eval is None and total > 0:
         final_eval = evaluate(state)  # resumed after the last evaluation
     return TrainResult(run.path, state, final_eval)
+
+
+@contextlib.contextmanager
+def _stop_requests(enabled: bool):
+    """A list that SIGTERM and a first Ctrl-C append their signal's name to, while the run
+    goes on to the end of its chunk; a second Ctrl-C interrupts at once. Signal handlers
+    exist in the main thread only: elsewhere (a Ray worker's task) nothing is installed."""
+    requested: list[str] = []
+    if not enabled or threading.current_thread() is not threading.main_thread():
+        yield requested
+        return
+
+    def ask_to_stop(signum, frame):
+        if requested and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        requested.append(signal.Signals(signum).name)
+
+    previous = {sig: signal.signal(sig, ask_to_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield requested
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 class _Progress:
