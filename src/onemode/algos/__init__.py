@@ -22,6 +22,7 @@ ALGOS: dict[str, str] = {
     "wcvae": "onemode.algos.wcvae",
     "dmpo": "onemode.algos.dmpo",
     "lapo": "onemode.algos.lapo",
+    "rebrac": "onemode.algos.rebrac",
 }
 
 
