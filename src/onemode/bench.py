@@ -71,6 +71,9 @@ class BenchSpec:
                 raise ConfigError(f"two bench entries are named '{label}'; rename one file")
             sources[label] = data_spec(dataset=path, env=self.env, ref_min=self.ref_min,
                                        ref_max=self.ref_max)
+            if sources[label].env is None:
+                raise ConfigError(f"{path}: a bench scores every run in an environment, and "
+                                  f"this file records none: give --env ENV_ID")
         if not sources:
             raise ConfigError("give --tasks, or --dataset FILE (with --env ENV_ID)")
         return sources
@@ -145,6 +148,11 @@ def run_bench(spec: BenchSpec, out, show_progress: bool = True, log=print,
     if backend not in BACKENDS:
         raise ConfigError(f"--backend must be one of {', '.join(BACKENDS)}, got '{backend}'")
     out = Path(out).absolute()
+    if not spec.algos:
+        raise ConfigError("give at least one algorithm: --algos NAME[,NAME...]")
+    if spec.steps < 1:
+        raise ConfigError(f"--steps must be >= 1 (a bench scores each run after its main "
+                          f"phase), got {spec.steps}")
     for option, _ in spec.options:
         if not any(option in {f.name for f in dataclasses.fields(get_algo(a).Config)}
                    for a in spec.algos):

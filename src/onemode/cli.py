@@ -227,7 +227,10 @@ def _data_list(args):
 def _data_make(args):
     from onemode.data import save_dataset
     from onemode.tasks import get_task
+    from onemode.errors import ConfigError
     task = get_task(args.task)
+    if args.size is not None and args.size < 1:
+        raise ConfigError(f"--size must be a positive number of transitions, got {args.size}")
     dataset = task.make_dataset(args.size or task.default_size, args.seed)
     path = save_dataset(dataset, args.out, args.format,
                         environment={"env_id": task.env_id, "ref_min_score": task.random_return,
@@ -372,9 +375,10 @@ def _parse_sets(items: list[str]) -> dict:
 def _parse_seeds(text: str) -> tuple[int, ...]:
     from onemode.errors import ConfigError
     try:
-        return tuple(int(s) for s in text.split(",") if s.strip())
+        return tuple(int(s) for s in text.split(","))
     except ValueError:
-        raise ConfigError(f"--seeds expects comma-separated integers, got '{text}'") from None
+        raise ConfigError(f"--seeds expects comma-separated integers such as 0,1,2, got "
+                          f"'{text}'") from None
 
 
 def _print_scores(rollouts, seeds, reference):
@@ -399,6 +403,9 @@ def _eval(args):
     from onemode.policy import load_run
     from onemode.targets import run_target
 
+    from onemode.errors import ConfigError
+    if args.episodes < 1:
+        raise ConfigError(f"--episodes must be >= 1, got {args.episodes}")
     acting = _parse_sets(args.set)
     run = load_run(args.run_dir, acting=acting)
     target = run_target(run, args.task, args.env, args.ref_min, args.ref_max)

@@ -84,6 +84,9 @@ def find_reference(env_id: str | None, ref_min: float | None = None,
         reference = Reference(low, high, f"D4RL's {d4rl_family(env_id)} references")
     else:
         return Reference(None, None, "no reference scores known")
+    if not (np.isfinite(reference.min) and np.isfinite(reference.max)):
+        raise ConfigError(f"the reference returns must be finite numbers, got "
+                          f"{reference.min:g} and {reference.max:g} ({reference.source})")
     if not reference.max > reference.min:
         raise ConfigError(f"the reference max must exceed its min, got {reference.min:g} and "
                           f"{reference.max:g} ({reference.source})")

@@ -1,11 +1,15 @@
-"""Atomic file writes: a killed process never leaves a half-written file behind."""
+"""Files a killed process never leaves half-written: atomic writes, and JSON-lines logs
+whose last line, cut short by a kill while appending, is left out on reading."""
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
 from typing import Callable
+
+from onemode.errors import CheckpointError
 
 
 def atomic_write(path, write: Callable[[Path], None]) -> Path:
@@ -27,3 +31,37 @@ def atomic_write(path, write: Callable[[Path], None]) -> Path:
 def fsync(path: Path) -> None:
     with open(path, "rb") as file:
         os.fsync(file.fileno())
+
+
+def append_jsonl(path, record: dict) -> None:
+    """One record as one line at the end of a JSON-lines log."""
+    with open(path, "a") as file:
+        file.write(json.dumps(record) + "\n")
+
+
+def read_jsonl(path, required: tuple[str, ...] = ()) -> list[dict]:
+    """Every record of a JSON-lines log (none if it does not exist). A last line without
+    its newline was cut short by a kill while being appended: it is left out, and the
+    resumed run writes it again. Any other line that is no JSON object with the `required`
+    keys is refused naming the file and line."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    lines = path.read_text(errors="replace").split("\n")
+    if lines[-1]:  # no newline after the last line: an append cut short
+        lines = lines[:-1]
+    records = []
+    for number, line in enumerate(lines, 1):
+        if not line:
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise CheckpointError(f"{path}, line {number}: expected one JSON record per line "
+                                  f"({error.msg})") from None
+        if not isinstance(record, dict) or not all(key in record for key in required):
+            raise CheckpointError(f"{path}, line {number}: expected a record with "
+                                  f"{', '.join(map(repr, required)) or 'keys'}, found "
+                                  f"{line[:80]!r}")
+        records.append(record)
+    return records

@@ -27,7 +27,7 @@ from onemode.algos import get_algo
 from onemode.algos.config import AlgoConfig, check
 from onemode.data import DataSpec, NormStats
 from onemode.errors import CheckpointError, ConfigError
-from onemode.fileio import atomic_write
+from onemode.fileio import append_jsonl, atomic_write, read_jsonl
 
 CHECKPOINT_FORMAT = 2  # 1: leaves stored by position (before named leaves)
 _READ_ERRORS = (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile, zlib.error)
@@ -47,6 +47,8 @@ class TrainConfig(AlgoConfig):
         check(self.steps >= 0, f"steps must be >= 0, got {self.steps}")
         check(len(self.seeds) >= 1, "give at least one seed")
         check(len(set(self.seeds)) == len(self.seeds), f"seeds repeat: {self.seeds}")
+        check(all(0 <= seed < 2**31 for seed in self.seeds),
+              f"seeds must be integers in [0, 2^31), got {self.seeds}")
         for name in ("log_every", "eval_every", "checkpoint_every", "eval_episodes"):
             check(getattr(self, name) >= 1, f"{name} must be >= 1, got {getattr(self, name)}")
         check(0 <= self.holdout_fraction < 1, "holdout_fraction must be in [0, 1)")
@@ -218,8 +220,7 @@ class RunDir:
         return self.path / "metrics.jsonl"
 
     def append_metrics(self, record: dict) -> None:
-        with open(self.metrics_path, "a") as f:
-            f.write(json.dumps(record) + "\n")
+        append_jsonl(self.metrics_path, record)
         self._write_tensorboard(record)
 
     def _write_tensorboard(self, record: dict) -> None:
@@ -248,29 +249,9 @@ class RunDir:
         self._tensorboard = None
 
     def read_metrics(self) -> list[dict]:
-        """Every record of metrics.jsonl. A last line cut short (the run was killed while
-        appending it, and no newline ends it) is left out: the resumed run writes it again.
-        Any other line that is no JSON object is refused naming the file and line."""
-        if not self.metrics_path.exists():
-            return []
-        text = self.metrics_path.read_text(errors="replace")
-        lines = text.split("\n")
-        if lines[-1]:  # no newline after the last line: an append cut short
-            lines = lines[:-1]
-        records = []
-        for number, line in enumerate(lines, 1):
-            if not line:
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise CheckpointError(f"{self.metrics_path}, line {number}: expected one JSON "
-                                      f"record per line ({error.msg})") from None
-            if not isinstance(record, dict) or "step" not in record or "phase" not in record:
-                raise CheckpointError(f"{self.metrics_path}, line {number}: expected a record "
-                                      f"with 'step' and 'phase', found {line[:80]!r}")
-            records.append(record)
-        return records
+        """Every record of metrics.jsonl (`fileio.read_jsonl`: a last line cut short by a
+        kill is left out; a damaged one is refused naming file and line)."""
+        return read_jsonl(self.metrics_path, required=("step", "phase"))
 
     def truncate_metrics(self, after_step: int) -> None:
         """Drop records past `after_step` (a resumed run writes them again)."""

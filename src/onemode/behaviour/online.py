@@ -34,7 +34,7 @@ from onemode.errors import ConfigError
 from onemode.behaviour import sac
 from onemode.behaviour.snapshots import Actor, episode_returns, run_episodes
 from onemode.envs import EVAL_RESET_SEED, box_bounds, make_env
-from onemode.fileio import atomic_write
+from onemode.fileio import append_jsonl, atomic_write, read_jsonl
 from onemode.runs import RunDir, leaf_names
 from onemode.errors import CheckpointError
 
@@ -224,14 +224,10 @@ class OnlineRun:
         self.dir.save_checkpoint(step, state, np.zeros(0, np.uint32), extra)
 
     def _read(self, name: str) -> list[dict]:
-        path = self.dir.path / name
-        if not path.exists():
-            return []
-        return [json.loads(line) for line in path.read_text().splitlines() if line]
+        return read_jsonl(self.dir.path / name, required=("step",))
 
     def _append(self, name: str, record: dict) -> None:
-        with open(self.dir.path / name, "a") as f:
-            f.write(json.dumps(record) + "\n")
+        append_jsonl(self.dir.path / name, record)
 
     def _snapshot(self, step: int, state: sac.SACState) -> float:
         """Keep the actor; measure its deterministic return on the evaluation episodes."""

@@ -63,6 +63,10 @@ def save_dataset(dataset: Dataset, path: str | os.PathLike, format: str | None =
     """
     path = Path(path).expanduser()
     fmt = _check_format(format, path) if format is not None else _format_for_save(path)
+    named = SUFFIXES.get(path.suffix.lower())  # an explicit format overrides another suffix,
+    if format is not None and named is not None and named != fmt:  # not one that names a format
+        raise DatasetError(str(path), f"a path for the {fmt} format, not one ending in "
+                           f"{path.suffix} (the {named} format's)", found=f"--format {fmt}")
     path.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "minari":
         _save_minari_dir(dataset, path, environment or {})

@@ -126,6 +126,10 @@ def read_minari(path: Path, action_bounds=None) -> Dataset:
 
 def _read_episodes(directory: Path, source: str) -> list:
     import minari
+    for name in ("metadata.json", "main_data.hdf5"):
+        if not (directory / name).is_file():
+            raise DatasetError(source, "a Minari dataset directory with data/metadata.json and "
+                               "data/main_data.hdf5", found=f"no {directory.name}/{name}")
     minari_dataset = _guarded(lambda: minari.MinariDataset(directory.resolve()), source)
     _check_box_spaces({"observations": minari_dataset.observation_space,
                        "actions": minari_dataset.action_space}, source)
@@ -137,8 +141,9 @@ def _guarded(read, source: str):
     try:
         return read()
     except _READ_ERRORS as error:
+        detail = str(error) or "minari gave no detail"
         raise DatasetError(source, "a readable Minari dataset (its files are missing, "
-                           "truncated or corrupt)", found=f"{type(error).__name__}: {error}"
+                           "truncated or corrupt)", found=f"{type(error).__name__}: {detail}"
                            ) from error
 
 
