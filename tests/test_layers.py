@@ -15,7 +15,7 @@ PACKAGE = Path(onemode.__file__).parent
 LAYERS = [
     {"cli"},
     {"bench"},
-    {"train", "render", "export", "figures", "distributed"},
+    {"train", "render", "export", "figures", "distributed", "components"},
     {"evaluate"},
     {"tasks", "targets"},
     {"policy", "behaviour"},

@@ -56,6 +56,20 @@ def _parser() -> argparse.ArgumentParser:
     _add_bounds(info)
     info.add_argument("--json", action="store_true", help="print the summary as JSON")
     info.set_defaults(run=_data_info)
+    modes = data_commands.add_parser(
+        "modes", help="held-out NLL of a Gaussian mixture against its number of components M, "
+        "and the M that n_components=auto would choose")
+    modes.add_argument("path", nargs="?", help="dataset file (or give --task)")
+    modes.add_argument("--task", help="a built-in task's data instead of a file")
+    _add_bounds(modes)
+    modes.add_argument("--hidden", default="256,256", help="the mixture network's widths")
+    modes.add_argument("--candidates", help="comma-separated M (default 1-10)")
+    modes.add_argument("--tolerance", type=float, help="nats per action dimension (default "
+                       "n_components=auto's)")
+    modes.add_argument("--updates", type=int, help="updates of each candidate's fit")
+    modes.add_argument("--seed", type=int, default=0)
+    modes.add_argument("--plot", help="PNG of the curve (default NAME-modes.png here)")
+    modes.set_defaults(run=_data_modes)
 
     train = commands.add_parser("train", help="train an algorithm on a task or a dataset")
     train.add_argument("--algo", help="default: lom")
@@ -279,6 +293,44 @@ def _print_summary(s: dict):
           f"max {fmt(s['action_max'])}")
     for note in s["notes"]:
         print(f"note          {note}")
+
+
+def _data_modes(args):
+    from onemode.algos import mdn
+    from onemode.components import describe, resolve_components
+    from onemode.data import load_dataset, split_holdout, to_device
+    from onemode.errors import ConfigError
+    from onemode.figures import plot_modes
+    from onemode.tasks import get_task
+
+    if (args.path is None) == (args.task is None):
+        raise ConfigError("give a dataset file, or --task NAME")
+    values = {"n_components": "auto", "hidden": args.hidden}
+    for option, value in (("candidate_components", args.candidates),
+                          ("selection_tolerance", args.tolerance),
+                          ("selection_updates", args.updates)):
+        if value is not None:
+            values[option] = value
+    config = mdn.Config.from_dict(values)
+    if args.task:
+        task = get_task(args.task)
+        dataset, name = task.make_dataset(task.default_size, 0), args.task
+    else:
+        dataset, name = load_dataset(args.path, action_bounds=_bounds(args)), Path(args.path).stem
+    train_set, holdout_set = split_holdout(dataset, 0.05, 0)  # what a run holds out
+    stats = dataset.obs_stats
+    _, record = resolve_components(config, to_device(train_set, stats),
+                                   to_device(holdout_set, stats) if holdout_set else None,
+                                   dataset.act_dim, args.seed)
+    print(f"{name}: {dataset.act_dim}-dimensional actions, {len(train_set.observations):,} "
+          f"transitions fitted, {len(holdout_set.observations):,} held out")
+    print("   M   held-out NLL (nats per transition)")
+    for m, nll in zip(record["candidates"], record["holdout_nll"]):
+        print(f"{m:4d}   {nll:9.4f}" + ("   <- chosen" if m == record["n_components"] else ""))
+    print(describe(record))
+    plot = Path(args.plot or f"{name}-modes.png")
+    plot_modes(record, plot, f"{name} ({dataset.act_dim}-d actions)")
+    print(f"plot: {plot}")
 
 
 # ---------------------------------------------------------------- presets

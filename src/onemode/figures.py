@@ -131,3 +131,35 @@ def _draw_2d(axis, dataset, run, label, seed_index):
     axis.set(title=label, xlabel="action 1" + shown, ylabel="action 2" + shown, xlim=(-1.3, 1.3),
              ylim=(-1.3, 1.3), aspect="equal")
     axis.legend(fontsize=7, loc="lower left")
+
+
+def plot_modes(record: dict, path: Path, title: str) -> Path:
+    """Held-out NLL against M (a `components` choice record), the chosen M marked and the
+    tolerance band above the best drawn; written atomically."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    candidates, nll = record["candidates"], np.asarray(record["holdout_nll"])
+    figure, axis = plt.subplots(figsize=(5.5, 3.6))
+    axis.plot(candidates, nll, marker="o", label="held-out NLL")
+    axis.axhspan(nll.min(), nll.min() + record["tolerance"] * record.get("act_dim", 1),
+                 alpha=0.15, label="within the tolerance of the best")
+    chosen = record["n_components"]
+    axis.plot([chosen], [nll[candidates.index(chosen)]], marker="*", markersize=16,
+              color="black", linestyle="none", label=f"chosen: M = {chosen}")
+    axis.set_xlabel("M, mixture components")
+    axis.set_ylabel("NLL of held-out episodes (nats / transition)")
+    axis.set_title(title)
+    axis.set_xticks(candidates)
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+
+    def save(tmp):
+        with open(tmp, "wb") as f:
+            figure.savefig(f, format="png", dpi=110)
+
+    atomic_write(path, save)
+    plt.close(figure)
+    return Path(path)

@@ -24,7 +24,7 @@ import jax
 import numpy as np
 
 from onemode.algos import get_algo
-from onemode.algos.config import AlgoConfig, check
+from onemode.algos.config import AUTO, AlgoConfig, check
 from onemode.data import DataSpec, NormStats
 from onemode.errors import CheckpointError, ConfigError
 from onemode.fileio import append_jsonl, atomic_write, read_jsonl
@@ -66,11 +66,16 @@ class RunRecord:
     data: DataSpec
     obs_dim: int | None = None
     act_dim: int | None = None
+    # options asked as "auto" that the run resolved from the data (their values: algo_config)
+    chosen_by_run: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {"algo": self.algo, "algo_config": self.algo_config.to_dict(),
-                "train_config": self.train_config.to_dict(), "data": self.data.to_dict(),
-                "obs_dim": self.obs_dim, "act_dim": self.act_dim}
+        values = {"algo": self.algo, "algo_config": self.algo_config.to_dict(),
+                  "train_config": self.train_config.to_dict(), "data": self.data.to_dict(),
+                  "obs_dim": self.obs_dim, "act_dim": self.act_dim}
+        if self.chosen_by_run:
+            values["chosen_by_run"] = list(self.chosen_by_run)
+        return values
 
     @classmethod
     def from_dict(cls, values: Any, source: str = "config.json") -> "RunRecord":
@@ -90,9 +95,14 @@ class RunRecord:
             for key in ("obs_dim", "act_dim"):
                 if not isinstance(values[key], int) or values[key] < 1:
                     raise ConfigError(f"'{key}' must be a positive integer, got {values[key]!r}")
+            chosen = values.get("chosen_by_run", [])
+            if not isinstance(chosen, list) or not all(isinstance(c, str) for c in chosen):
+                raise ConfigError(f"'chosen_by_run' must be a list of option names, got "
+                                  f"{chosen!r}")
             return cls(values["algo"], algo.Config.from_dict(values["algo_config"]),
                        TrainConfig.from_dict(values["train_config"]),
-                       DataSpec.from_dict(values["data"]), values["obs_dim"], values["act_dim"])
+                       DataSpec.from_dict(values["data"]), values["obs_dim"], values["act_dim"],
+                       tuple(chosen))
         except (ConfigError, TypeError, AttributeError) as error:
             raise CheckpointError(f"{source}: {error}") from None
 
@@ -284,6 +294,8 @@ def config_differences(stored: RunRecord, asked: RunRecord, may_change=frozenset
             if section == "train_config" and key in may_change:
                 continue
             before, now = old[section].get(key), new[section].get(key)
+            if section == "algo_config" and now == AUTO and key in stored.chosen_by_run:
+                continue  # asked auto, and the run chose this value itself
             if section == "data" and key == "dataset" and before and now:
                 before, now = Path(before).name, Path(now).name
             if before != now:

@@ -10,6 +10,7 @@ each phase, so a resumed run replays exactly the chunks of an uninterrupted one.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import signal
 import threading
 import time
@@ -22,7 +23,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from onemode.algos import get_algo
-from onemode.algos.config import AlgoConfig
+from onemode.algos.config import AUTO, AlgoConfig
+from onemode.components import describe as describe_choice
+from onemode.components import resolve_components
 from onemode.data import DataSpec, Transitions, sample, split_holdout, to_device
 from onemode.errors import ConfigError, RunStopped
 from onemode.evaluate import Rollouts, rollout_seeds
@@ -97,11 +100,17 @@ def train(algo_name: str, algo_config: AlgoConfig, config: TrainConfig, spec: Da
     init_keys, keys = keys[:, 0], keys[:, 1]
     step = 0
     record = RunRecord(algo_name, algo_config, config, spec, dataset.obs_dim, dataset.act_dim)
-    if resume and run.checkpoint_path.exists():
-        differences = config_differences(run.read_record(), record, RESUMABLE_SETTINGS)
+    if resume:
+        stored = run.read_record()
+        differences = config_differences(stored, record, RESUMABLE_SETTINGS)
         if differences:
             raise ConfigError(f"{run.path}: cannot resume with other settings than the run's "
                               f"({'; '.join(differences)}); train into a new --out instead")
+        # what the run chose itself (n_components=auto) stays chosen
+        algo_config = stored.algo_config
+        record = dataclasses.replace(record, algo_config=algo_config,
+                                     chosen_by_run=stored.chosen_by_run)
+    if resume and run.checkpoint_path.exists():
         # the checkpoint replaces the initial state: its shapes suffice, nothing is compiled
         template = jax.eval_shape(jax.vmap(partial(algo.init, obs_dim=dataset.obs_dim,
                                                    act_dim=dataset.act_dim, config=algo_config)),
@@ -110,10 +119,6 @@ def train(algo_name: str, algo_config: AlgoConfig, config: TrainConfig, spec: Da
         run.write_record(record)  # the run now goes on to the new length and log periods
         run.truncate_metrics(step)
     elif resume:  # stopped before its first checkpoint: the run from step 0, as recorded
-        differences = config_differences(run.read_record(), record, RESUMABLE_SETTINGS)
-        if differences:
-            raise ConfigError(f"{run.path}: cannot resume with other settings than the run's "
-                              f"({'; '.join(differences)}); train into a new --out instead")
         state = init_seeds(algo, algo_config, dataset.obs_dim, dataset.act_dim, init_keys)
         run.write_record(record)
         run.write_stats(stats)
@@ -121,9 +126,18 @@ def train(algo_name: str, algo_config: AlgoConfig, config: TrainConfig, spec: Da
     else:
         if run.exists():
             raise FileExistsError(f"{run.path} already holds a run; pass --resume or another --out")
+        selection = None
+        if getattr(algo_config, "n_components", None) == AUTO:
+            algo_config, selection = resolve_components(algo_config, data, holdout,
+                                                        dataset.act_dim, config.seeds[0])
+            record = dataclasses.replace(record, algo_config=algo_config,
+                                         chosen_by_run=("n_components",))
+            print(describe_choice(selection))
         state = init_seeds(algo, algo_config, dataset.obs_dim, dataset.act_dim, init_keys)
         run.write_record(record)
         run.write_stats(stats)
+        if selection is not None:
+            run.append_metrics(selection)
 
     act = make_act(algo, algo_config, stats, spec.action_bounds)
     schedule, start = [], 0

@@ -14,6 +14,8 @@ from typing import Any, Callable, ClassVar, Mapping, NamedTuple
 
 from onemode.errors import ConfigError
 
+AUTO = "auto"  # an option's value that the run resolves from the data before training
+
 
 class SharedOption(NamedTuple):
     meaning: str
@@ -50,8 +52,19 @@ SHARED_OPTIONS: dict[str, SharedOption] = {
                                         lambda v: v >= 1, ">= 1"),
     "n_critics": SharedOption("Q-networks in the critic ensemble, the minimum taken",
                               lambda v: v >= 1, ">= 1"),
-    "n_components": SharedOption("M, the Gaussian mixture's components", lambda v: v >= 1,
-                                 ">= 1"),
+    "n_components": SharedOption("M, the Gaussian mixture's components; auto: chosen from the "
+                                 "data by held-out likelihood before training "
+                                 "(onemode.components)",
+                                 lambda v: v == AUTO or (isinstance(v, int) and v >= 1),
+                                 "an integer >= 1 or auto"),
+    "candidate_components": SharedOption("the M that n_components=auto chooses among",
+                                         lambda v: len(v) >= 1 and min(v) >= 1,
+                                         "at least one integer >= 1"),
+    "selection_tolerance": SharedOption("n_components=auto takes the smallest M whose held-out "
+                                        "NLL is within this many nats per action dimension "
+                                        "of the best", lambda v: v >= 0, ">= 0"),
+    "selection_updates": SharedOption("updates of each candidate's fit when n_components=auto "
+                                      "chooses M", lambda v: v >= 1, ">= 1"),
     "target_noise": SharedOption("sigma of TD3's smoothing noise on the target's next action",
                                  lambda v: v >= 0, ">= 0"),
     "target_noise_clip": SharedOption("that noise clipped to [-c, c]", lambda v: v >= 0, ">= 0"),
@@ -164,6 +177,10 @@ def _coerce(name: str, value, hint):
                 value = value.split(",") if value.strip() else ()
             items = value
             return tuple(int(v) for v in items)
+        if typing.get_args(hint) == (int, str):  # an integer, or a word such as "auto"
+            if isinstance(value, str) and not value.strip().lstrip("-").isdigit():
+                return value.strip()
+            return _coerce(name, value, int)
         if hint in (int, float, str):
             if hint is int and isinstance(value, float) and not value.is_integer():
                 raise ValueError(value)

@@ -11,9 +11,8 @@ Phase 2, "main", every step (Algorithm 1):
               A = Q_psi(s, a_hat) - Q_psi(s, mu_u*(s))               (Eq. 18)
 
 Where the authors' public code differs, `lom_authors.py` holds the option (off by
-default). One choice the paper leaves open: Eq. 7's argmax ranges over the modes the
-MDN gives weight at s (`min_mode_weight`). The evidence behind each default is in
-docs/results.md and experiments/.
+default). The paper leaves open: Eq. 7's argmax over the modes the MDN weights at s
+(`min_mode_weight`). Each default's evidence: docs/results.md, experiments/.
 """
 
 from __future__ import annotations
@@ -33,7 +32,8 @@ from onemode.algos.common import exp_clip_weight, make_state, polyak, weight_met
 from onemode.algos.config import AlgoConfig, check, check_choice
 from onemode.algos.critics import q_value, sarsa_target, td_metrics, td_update
 from onemode.algos.gaussian import mean_action, mean_policy_mlp, weighted_imitation
-from onemode.algos.mixture import component_mean, fit_step, holdout_nll
+from onemode.algos.mixture import (CANDIDATES, SELECTION_UPDATES, TOLERANCE, component_mean,
+                                   fit_step, holdout_nll)
 from onemode.errors import ConfigError
 from onemode.nets import MLP, GaussianPolicy, Mixture, MixtureDensityNet, QEnsemble, sample_gaussian
 
@@ -47,7 +47,10 @@ class Config(AlgoConfig):
                                 "pick (experiments/2026-11-27-actor-taught-by-critic)")}
 
     # ---- the paper
-    n_components: int = 10            # M
+    n_components: int | str = 10      # M, or "auto" (onemode.components)
+    candidate_components: tuple[int, ...] = CANDIDATES   # what "auto" chooses among, and how
+    selection_tolerance: float = TOLERANCE
+    selection_updates: int = SELECTION_UPDATES
     hidden: tuple[int, ...] = (512, 512)
     actor_hidden: tuple[int, ...] = ()   # pi_theta's own widths; empty: `hidden`
     batch_size: int = 256
@@ -61,9 +64,8 @@ class Config(AlgoConfig):
     critic_lr: float = 3e-4
     hyper_q_lr: float = 3e-4
     actor_lr: float = 3e-4
-    # Monte-Carlo samples per mode in Eq. 17's target; the paper gives no number, and 10
-    # ranked the modes hardly better than 1 at ~6x the cost of an update
-    hyper_q_samples: int = 1
+    # Monte-Carlo samples per mode in Eq. 17 (the paper gives none): 10 ranked the modes
+    hyper_q_samples: int = 1          # hardly better than 1 at ~6x the cost of an update
     # Eq. 7 ranges over the modes with alpha_u(s) >= this: an empty component's Q-values
     # are extrapolation (with 0, LOM overshoots multigoal's goals)
     min_mode_weight: float = 0.05

@@ -26,6 +26,7 @@ from onemode.algos import mixture
 from onemode.algos.base import Phase
 from onemode.algos.common import make_state
 from onemode.algos.config import AlgoConfig
+from onemode.algos.mixture import CANDIDATES, SELECTION_UPDATES, TOLERANCE
 from onemode.nets import MixtureDensityNet, mlp_policy
 
 
@@ -39,10 +40,13 @@ class Config(AlgoConfig):
     `lom.Config.batch_size`).
     """
 
-    n_components: int = 10   # M
+    n_components: int | str = 10   # M, or "auto": chosen from the data (onemode.components)
     hidden: tuple[int, ...] = (512, 512)
     batch_size: int = 256
     mdn_lr: float = 1e-3
+    candidate_components: tuple[int, ...] = CANDIDATES
+    selection_tolerance: float = TOLERANCE
+    selection_updates: int = SELECTION_UPDATES
 
 
 class State(NamedTuple):

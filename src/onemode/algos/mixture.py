@@ -16,6 +16,13 @@ from flax.training.train_state import TrainState
 
 from onemode.nets import Mixture, mixture_log_prob
 
+# n_components=auto (onemode.components): the M it chooses among, its tolerance in nats
+# of held-out NLL per action dimension, and each candidate's updates; chosen on the
+# built-in tasks (experiments/2026-12-07-auto-m)
+CANDIDATES = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10)
+TOLERANCE = 0.025
+SELECTION_UPDATES = 4_000
+
 
 def mixture_nll(mdn: TrainState, params, observations, actions):
     """-E[log pi_rho(a | s)], a log-sum-exp over the components (Eq. 15)."""
