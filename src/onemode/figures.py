@@ -49,15 +49,7 @@ def action_figure(run_dirs: dict[str, Path], path: Path, seed_index: int = 0) ->
         draw(axis, dataset, run, label, seed_index)
     for axis in axes[len(runs) + 1:]:
         axis.set_visible(False)
-    figure.tight_layout()
-
-    def save(tmp):
-        with open(tmp, "wb") as f:
-            figure.savefig(f, format="png", dpi=110)
-
-    atomic_write(path, save)
-    plt.close(figure)
-    return Path(path)
+    return save_figure(figure, path)
 
 
 def _policy_actions(run, observations, seed_index):
@@ -154,12 +146,18 @@ def plot_modes(record: dict, path: Path, title: str) -> Path:
     axis.set_xticks(candidates)
     axis.grid(alpha=0.3)
     axis.legend(fontsize=8)
-    figure.tight_layout()
+    return save_figure(figure, path)
+
+
+def save_figure(figure, path, dpi: int = 110) -> Path:
+    """Write a matplotlib figure as PNG, atomically, and close it."""
+    import matplotlib.pyplot as plt
 
     def save(tmp):
-        with open(tmp, "wb") as f:
-            figure.savefig(f, format="png", dpi=110)
+        with open(tmp, "wb") as file:
+            figure.savefig(file, format="png", dpi=dpi)
 
+    figure.tight_layout()
     atomic_write(path, save)
     plt.close(figure)
     return Path(path)
