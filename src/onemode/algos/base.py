@@ -23,7 +23,7 @@ Each phase's `update(state, batch, key)` is a pure function of a minibatch of
 `Transitions`, returning (state, metrics); the engine samples batches, scans
 updates and vmaps seeds. Bellman targets come from `onemode.algos.critics`, so
 every algorithm bootstraps only where the data has a real successor. An
-algorithm module imports neutral modules (`common`, `critics`, `gaussian`,
+algorithm module imports neutral modules (`common`, `critics`, `deterministic`, `gaussian`,
 `mixture`, `behaviour_critic`, `nets`), never another algorithm.
 
 `tests/test_contract.py` checks all of this for every name in `ALGOS`.

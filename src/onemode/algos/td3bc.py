@@ -28,17 +28,15 @@ from __future__ import annotations
 
 import dataclasses
 from functools import partial
-from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
-from flax.training.train_state import TrainState
 
 from onemode.algos.base import Phase
-from onemode.algos.common import make_state, polyak
 from onemode.algos.config import AlgoConfig, check
 from onemode.algos.critics import bellman_target, q_value, smoothed, td_metrics, td_update
-from onemode.nets import DeterministicPolicy, QEnsemble, mlp_policy
+from onemode.algos.deterministic import (TD3State, act_by_actor, actor_policy_mlp,
+                                         init_td3_state, td3_step)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,22 +73,11 @@ class Config(AlgoConfig):
         check(self.q_weight > 0, f"q_weight (alpha) must be > 0, got {self.q_weight}")
 
 
-class State(NamedTuple):
-    actor: TrainState      # pi (deterministic)
-    actor_target: dict     # pi^-
-    critic: TrainState     # Q_1, Q_2
-    critic_target: dict    # Q_1^-, Q_2^-
-    step: jax.Array        # updates done
+State = TD3State  # pi, pi^-, Q_1 and Q_2, their targets, the update count
 
 
 def init(key, obs_dim: int, act_dim: int, config: Config) -> State:
-    obs, act = jnp.zeros((1, obs_dim)), jnp.zeros((1, act_dim))
-    k_actor, k_critic = jax.random.split(key)
-    actor = make_state(DeterministicPolicy(config.actor_hidden or config.hidden, act_dim), k_actor,
-                       config.actor_lr, obs)
-    critic = make_state(QEnsemble(config.hidden, config.n_critics), k_critic, config.critic_lr,
-                        obs, act)
-    return State(actor, actor.params, critic, critic.params, jnp.zeros((), jnp.int32))
+    return init_td3_state(key, obs_dim, act_dim, config)
 
 
 # ------------------------------------------------------------------ pieces
@@ -133,32 +120,13 @@ def update_actor(state: State, batch, do_update, config: Config):
 
 
 def update(state: State, batch, key, config: Config):
-    """One TD3+BC step: critics every step, the actor every `actor_update_every`, the targets
-    every `target_update_every` (both 2: TD3 steps the targets with the delayed actor)."""
-    step = state.step + 1
-    critic, critic_metrics = update_critic(state, batch, key, config)
-    state = state._replace(critic=critic)
-    actor, actor_metrics = update_actor(state, batch, step % config.actor_update_every == 0,
-                                        config)
-    actor_target = polyak(step, config.target_update_every, actor.params, state.actor_target,
-                          config.polyak)
-    critic_target = polyak(step, config.target_update_every, critic.params,
-                           state.critic_target, config.polyak)
-    return (State(actor, actor_target, critic, critic_target, step),
-            {**critic_metrics, **actor_metrics})
+    """One TD3+BC step: TD3's schedule (`deterministic.td3_step`) with Eq. 3-4's actor."""
+    return td3_step(state, batch, key, config, update_critic, update_actor)
 
 
 def phases(config: Config) -> tuple[Phase, ...]:
     return (Phase("main", None, partial(update, config=config)),)
 
 
-def act(state: State, observations, config: Config):
-    """pi(s) (normalised observations in, actions in [-1, 1] out)."""
-    del config
-    return jnp.clip(state.actor.apply_fn(state.actor.params, observations), -1.0, 1.0)
-
-
-def policy_mlp(state: State, config: Config):
-    """`act` as layers, for export: tanh(MLP(s)) (the clip of `act` changes nothing)."""
-    del config
-    return mlp_policy(state.actor.params["params"]["MLP_0"], "tanh")
+act = act_by_actor               # pi(s), clipped
+policy_mlp = actor_policy_mlp    # export: tanh(MLP(s))
