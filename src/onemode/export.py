@@ -17,7 +17,7 @@ from onemode import policy_forward
 from onemode.algos import get_algo
 from onemode.errors import ConfigError
 from onemode.fileio import atomic_write
-from onemode.nets import MLP_HEADS
+from onemode.nets import MLP_ACTIVATIONS, MLP_HEADS
 from onemode.policy import LoadedRun, load_run
 
 FORMATS = ("onnx", "npz")
@@ -34,9 +34,13 @@ def policy_weights(run: LoadedRun, seed_index: int = 0) -> dict[str, np.ndarray]
     if not hasattr(algo, "policy_mlp"):
         raise ConfigError(f"{run.algo_name}'s policy is no single MLP; it cannot be exported")
     mlp = algo.policy_mlp(run.seed_state(seed_index), run.algo_config)
-    assert mlp.head in MLP_HEADS, mlp.head
+    assert mlp.head in MLP_HEADS and mlp.activation in MLP_ACTIVATIONS, mlp
     bounds = run.data_spec.action_bounds or ([-1.0] * run.act_dim, [1.0] * run.act_dim)
-    weights = {"format": np.asarray(policy_forward.FORMAT), "algo": np.asarray(run.algo_name),
+    # relu policies are written as format 1, as before; another activation needs format 2
+    relu = mlp.activation == "relu"
+    weights = {"format": np.asarray(policy_forward.FORMAT if relu
+                                    else policy_forward.FORMAT_WITH_ACTIVATION),
+               "algo": np.asarray(run.algo_name),
                "obs_mean": np.asarray(run.stats.mean, np.float32),
                "obs_std": np.asarray(run.stats.std, np.float32),
                "n_hidden": np.asarray(len(mlp.hidden)),
@@ -45,6 +49,8 @@ def policy_weights(run: LoadedRun, seed_index: int = 0) -> dict[str, np.ndarray]
                "action_low": np.broadcast_to(np.asarray(bounds[0], np.float32), (run.act_dim,)),
                "action_high": np.broadcast_to(np.asarray(bounds[1], np.float32),
                                               (run.act_dim,))}
+    if not relu:
+        weights["activation"] = np.asarray(mlp.activation)
     for i, (kernel, bias) in enumerate(mlp.hidden):
         weights[f"hidden_{i}_kernel"], weights[f"hidden_{i}_bias"] = kernel, bias
     return weights
@@ -64,14 +70,26 @@ def onnx_model(weights: dict[str, np.ndarray]):
     obs_dim, act_dim = weights["obs_mean"].shape[0], weights["action_low"].shape[0]
     nodes, constants = [], []
 
-    def constant(name, value, dtype=np.float32):
-        constants.append(numpy_helper.from_array(np.asarray(value, dtype), name))
+    def constant(name, value, dtype=np.float32):  # each name once (a scalar used by every layer)
+        if name not in {c.name for c in constants}:
+            constants.append(numpy_helper.from_array(np.asarray(value, dtype), name))
         return name
 
     def node(op, inputs, output, **attributes):
         nodes.append(helper.make_node(op, inputs, [output], **attributes))
         return output
 
+    def gelu(x, name):  # 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), as policy_forward
+        cube = node("Mul", [node("Mul", [x, x], f"{name}_square"), x], f"{name}_cube")
+        inner = node("Add", [x, node("Mul", [cube, constant("gelu_c", 0.044715)],
+                                     f"{name}_cube_scaled")], f"{name}_inner")
+        inner = node("Mul", [inner, constant("gelu_k", np.sqrt(2.0 / np.pi))], f"{name}_arg")
+        one_plus = node("Add", [node("Tanh", [inner], f"{name}_tanh"), constant("one", 1.0)],
+                        f"{name}_one_plus")
+        half_x = node("Mul", [x, constant("half", 0.5)], f"{name}_half_x")
+        return node("Mul", [half_x, one_plus], name)
+
+    activation = policy_forward.activation(weights)
     h = node("Sub", ["observations", constant("obs_mean", weights["obs_mean"])], "centred")
     h = node("Div", [h, constant("obs_std", weights["obs_std"])], "normalised")
     for i in range(int(weights["n_hidden"])):
@@ -79,7 +97,8 @@ def onnx_model(weights: dict[str, np.ndarray]):
                  f"hidden_{i}_product")
         h = node("Add", [h, constant(f"hidden_{i}_bias", weights[f"hidden_{i}_bias"])],
                  f"hidden_{i}_linear")
-        h = node("Relu", [h], f"hidden_{i}")
+        h = (node("Relu", [h], f"hidden_{i}") if activation == "relu"
+             else gelu(h, f"hidden_{i}"))
     out = node("MatMul", [h, constant("output_kernel", weights["output_kernel"])],
                "output_product")
     out = node("Add", [out, constant("output_bias", weights["output_bias"])], "output")

@@ -72,7 +72,9 @@ def mlp_output_size(mlp_params) -> int:
 class MlpPolicy(NamedTuple):
     """A deterministic policy as plain layers, for export (`onemode.export`).
 
-    h = relu(h W + b) through `hidden`, out = h W + b, then `head`:
+    h = act(h W + b) through `hidden`, act = `activation` ("relu", or "gelu": flax's
+    nn.gelu, the tanh approximation 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))),
+    out = h W + b, then `head`:
       "clip"      a = clip(out, -1, 1)
       "tanh"      a = tanh(out)
       "mixture"   out = [means (M x A, component-major) | logits (M)]:
@@ -83,19 +85,21 @@ class MlpPolicy(NamedTuple):
     output: tuple      # (W, b)
     head: str
     n_components: int = 0   # M, for "mixture"
+    activation: str = "relu"
 
 
 MLP_HEADS = ("clip", "tanh", "mixture")
+MLP_ACTIVATIONS = ("relu", "gelu")
 
 
 def mlp_policy(mlp_params, head: str, input_rows: int | None = None,
                output_columns: Callable[[int], np.ndarray] | None = None,
-               n_components: int = 0) -> MlpPolicy:
+               n_components: int = 0, activation: str = "relu") -> MlpPolicy:
     """An `MLP`'s parameters as an `MlpPolicy`.
 
     `input_rows` keeps the first rows of the first kernel (an input tail held at 0,
     such as a latent z = 0, drops out); `output_columns(n_outputs)` picks the outputs
-    the head reads.
+    the head reads; `activation` names the MLP's hidden activation (`MLP_ACTIVATIONS`).
     """
     names = sorted(mlp_params, key=lambda name: int(name.rsplit("_", 1)[1]))
     layers = [(np.asarray(mlp_params[n]["kernel"], np.float32),
@@ -106,7 +110,7 @@ def mlp_policy(mlp_params, head: str, input_rows: int | None = None,
     if output_columns is not None:
         columns = output_columns(kernel.shape[1])
         kernel, bias = kernel[:, columns], bias[columns]
-    return MlpPolicy(tuple(layers[:-1]), (kernel, bias), head, n_components)
+    return MlpPolicy(tuple(layers[:-1]), (kernel, bias), head, n_components, activation)
 
 
 # ----------------------------------------------------------------- densities
