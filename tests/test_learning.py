@@ -20,7 +20,7 @@ from onemode.runs import RunDir, TrainConfig
 from onemode.targets import data_spec
 from onemode.train import train
 
-WITH_CRITIC = ("td3bc", "iql", "cql", "dmpo", "lapo", "rebrac")
+WITH_CRITIC = ("td3bc", "iql", "cql", "dmpo", "lapo", "rebrac", "fql")
 
 
 @pytest.fixture(scope="module")

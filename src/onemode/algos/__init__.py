@@ -23,6 +23,7 @@ ALGOS: dict[str, str] = {
     "dmpo": "onemode.algos.dmpo",
     "lapo": "onemode.algos.lapo",
     "rebrac": "onemode.algos.rebrac",
+    "fql": "onemode.algos.fql",
 }
 
 
