@@ -155,18 +155,24 @@ def export_run(run: LoadedRun, fmt: str, out=None, seed_index: int = 0) -> Path:
     """`export` of a run already loaded."""
     if fmt not in FORMATS:
         raise ConfigError(f"export format must be one of {', '.join(FORMATS)}, got {fmt!r}")
-    weights = policy_weights(run, seed_index)
     out = Path(out) if out else run.path / f"policy.{fmt}"
-    if fmt == "npz":
-        def write(tmp):
-            with open(tmp, "wb") as f:
-                np.savez(f, **weights)
-        atomic_write(out, write)
-        forward = out.parent / "policy_forward.py"
-        atomic_write(forward, lambda tmp: shutil.copyfile(policy_forward.__file__, tmp))
-    else:
-        model = onnx_model(weights)
-        atomic_write(out, lambda tmp: tmp.write_bytes(model.SerializeToString()))
+    if out.suffix.lower() != f".{fmt}":
+        raise ConfigError(f"--out {out} does not end in .{fmt}: an exported file's name says "
+                          f"its format")
+    weights = policy_weights(run, seed_index)
+    try:
+        if fmt == "npz":
+            def write(tmp):
+                with open(tmp, "wb") as f:
+                    np.savez(f, **weights)
+            atomic_write(out, write)
+            forward = out.parent / "policy_forward.py"
+            atomic_write(forward, lambda tmp: shutil.copyfile(policy_forward.__file__, tmp))
+        else:
+            model = onnx_model(weights)
+            atomic_write(out, lambda tmp: tmp.write_bytes(model.SerializeToString()))
+    except OSError as error:
+        raise ConfigError(f"cannot write {out}: {error.strerror or error}") from None
     return out
 
 
