@@ -49,6 +49,7 @@ def _held_out_nll(task: str, seed: int = 0, hidden=(128, 128), updates=SELECTION
                          candidates, hidden, updates, selection_key(seed)), dataset.act_dim
 
 
+@pytest.mark.slow  # ten candidates on three tasks: ~45 s alone; make test-slow
 def test_the_choice_on_tasks_whose_modes_are_known():
     """multigoal (four goals from each start): at least 4; multigoal-expert (one goal):
     fewer; bandit (four action branches per state): at least 4. The defaults, 128-128."""

@@ -153,6 +153,7 @@ def multigoal_run(tmp_path_factory):
     return config, result
 
 
+@pytest.mark.slow  # their shared run: ~40 s alone, 75 s on a busy CPU; make test-slow
 def test_the_one_step_policy_heads_for_the_best_goal_on_multigoal(multigoal_run):
     """Four goals, one worth twice the others, all four modes at every start state: mu(s, 0)
     ends >= 90% of its episodes at (+1, +1), each seed."""
@@ -162,6 +163,7 @@ def test_the_one_step_policy_heads_for_the_best_goal_on_multigoal(multigoal_run)
     assert np.all(at_best_goal >= 0.9), at_best_goal
 
 
+@pytest.mark.slow  # their shared run: ~40 s alone, 75 s on a busy CPU; make test-slow
 def test_the_flow_policy_alone_keeps_the_data_modes_on_multigoal(multigoal_run):
     """100 actions of the flow policy at the start state (0, 0) point into >= 3 of the four
     goals' quadrants: the flow models the modes; the one-step policy chooses."""

@@ -21,11 +21,12 @@ def test_actor_hidden_sizes_the_policy_network_alone(name):
     state = algo.init(jax.random.PRNGKey(0), 3, 2, config)
     widths = {net: [k.shape for k in _kernels(getattr(state, net).params)]
               for net in ("actor", "critic")}
-    assert widths["actor"] == [(3, 8), (8, 8), (8, 8), (8, 2)]
+    # the widths out of each layer (the input may hold more than s: FQL's actor takes (s, z))
+    assert [shape[-1] for shape in widths["actor"]] == [8, 8, 8, 2]
     assert all(shape[-1] == 16 for shape in widths["critic"][:-1])
     # empty ("" on the command line): the policy takes `hidden`
     default = algo.init(jax.random.PRNGKey(0), 3, 2, config.replace(actor_hidden=""))
-    assert [k.shape for k in _kernels(default.actor.params)] == [(3, 16), (16, 16), (16, 2)]
+    assert [k.shape[-1] for k in _kernels(default.actor.params)] == [16, 16, 2]
 
 
 @pytest.mark.parametrize("name", [n for n in NAMES if "mdn_hidden" in

@@ -90,7 +90,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="algorithm option, e.g. --set n_components=5 (repeatable)")
     train.add_argument("--preset", help="a named set of the algorithm's options, per dataset "
                        "where its source tunes per dataset (onemode presets), which --set "
-                       "overrides (lom: authors, their public code's settings)")
+                       "overrides (lom: authors; rebrac, fql: paper)")
     train.add_argument("--out", help="run directory (default runs/ALGO-TASK)")
     train.add_argument("--resume", action="store_true", help="continue the run in --out")
     train.add_argument("--no-progress", action="store_true")
@@ -144,7 +144,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="option for every algorithm that has it, e.g. --set hidden=128,128")
     bench.add_argument("--preset", help="a named set of options for every algorithm that has "
                        "it, each dataset its own row where the preset has one (onemode "
-                       "presets), which --set overrides (lom: authors)")
+                       "presets), which --set overrides (lom: authors; rebrac, fql: paper)")
     bench.add_argument("--sweep", metavar="OPTION=V1,V2,...",
                        help="one run per value, e.g. --sweep n_components=1,2,5,10,20")
     bench.add_argument("--out", default="runs/bench")
