@@ -301,6 +301,7 @@ def _data_modes(args):
     from onemode.data import load_dataset, split_holdout, to_device
     from onemode.errors import ConfigError
     from onemode.figures import plot_modes
+    from onemode.runs import TrainConfig
     from onemode.tasks import get_task
 
     if (args.path is None) == (args.task is None):
@@ -317,7 +318,8 @@ def _data_modes(args):
         dataset, name = task.make_dataset(task.default_size, 0), args.task
     else:
         dataset, name = load_dataset(args.path, action_bounds=_bounds(args)), Path(args.path).stem
-    train_set, holdout_set = split_holdout(dataset, 0.05, 0)  # what a run holds out
+    # the episodes a run holds out: TrainConfig's fraction, the data seed 0
+    train_set, holdout_set = split_holdout(dataset, TrainConfig().holdout_fraction, 0)
     stats = dataset.obs_stats
     _, record = resolve_components(config, to_device(train_set, stats),
                                    to_device(holdout_set, stats) if holdout_set else None,
