@@ -162,3 +162,30 @@ def test_kept_bench_record_writes_the_locomotion_table(tmp_path):
     for label, cells in shown.items():
         assert cells[:6] == written[names[label]], label
         assert cells[6] == iqm[names[label]][0], label
+
+
+def ragged_table_rows(text: str) -> list[str]:
+    """Rows of a markdown table whose cell count differs from its header's (a row pasted
+    into the wrong table), fenced code blocks left out."""
+    text = re.sub(r"^```.*?^```", "", text, flags=re.S | re.M)
+    ragged, header_cells = [], None
+    for line in text.splitlines():
+        if not line.startswith("|"):
+            header_cells = None
+            continue
+        cells = len(re.sub(r"\\\|", "", line).strip().strip("|").split("|"))
+        if header_cells is None:
+            header_cells = cells
+        elif cells != header_cells:
+            ragged.append(line)
+    return ragged
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_tables_are_rectangular(page):
+    assert ragged_table_rows((ROOT / page).read_text()) == []
+
+
+def test_the_table_check_can_fail():
+    table = "| a | b | c |\n|---|---|---|\n| 1 | 2 | 3 |\n| 1 | 2 |\n\n| x |\n|---|\n| y |\n"
+    assert ragged_table_rows(table) == ["| 1 | 2 |"]
