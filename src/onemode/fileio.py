@@ -6,26 +6,52 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from onemode.errors import CheckpointError
+
+
+@contextmanager
+def _temporary_beside(path: Path) -> Iterator[Path]:
+    """A hidden temporary file in `path`'s folder (so a rename onto `path` is atomic),
+    removed on the way out unless it was renamed away."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
 
 
 def atomic_write(path, write: Callable[[Path], None]) -> Path:
     """Call `write(tmp)` on a temporary file beside `path`, sync it, rename it onto `path`."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp)
-    try:
+    with _temporary_beside(path) as tmp:
         write(tmp)
         fsync(tmp)
         os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path
+
+
+def atomic_write_pair(main, companion, write_main: Callable[[Path], None],
+                      write_companion: Callable[[Path], None]) -> tuple[Path, Path]:
+    """Two files that belong together (a dataset and its validation split), written so
+    that whenever `main` exists its matching `companion` does: both are written to
+    temporary files first; then an old `main` is removed, the companion renamed into
+    place, and `main` last. A kill leaves either no `main` or a matching pair."""
+    main, companion = Path(main), Path(companion)
+    with _temporary_beside(main) as main_tmp, _temporary_beside(companion) as companion_tmp:
+        write_main(main_tmp)
+        write_companion(companion_tmp)
+        fsync(main_tmp)
+        fsync(companion_tmp)
+        main.unlink(missing_ok=True)
+        os.replace(companion_tmp, companion)
+        os.replace(main_tmp, main)
+    return main, companion
 
 
 def fsync(path: Path) -> None:
