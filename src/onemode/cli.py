@@ -53,6 +53,8 @@ def _parser() -> argparse.ArgumentParser:
     make.set_defaults(run=_data_make)
     info = data_commands.add_parser("info", help="summarise a dataset file")
     info.add_argument("path")
+    info.add_argument("--env", metavar="ENV_ID", help="the environment the data is for (an "
+                      "OGBench file: the single task to relabel it for)")
     _add_bounds(info)
     info.add_argument("--json", action="store_true", help="print the summary as JSON")
     info.set_defaults(run=_data_info)
@@ -61,6 +63,7 @@ def _parser() -> argparse.ArgumentParser:
         "and the M that n_components=auto would choose")
     modes.add_argument("path", nargs="?", help="dataset file (or give --task)")
     modes.add_argument("--task", help="a built-in task's data instead of a file")
+    modes.add_argument("--env", metavar="ENV_ID", help="an OGBench file's single task")
     _add_bounds(modes)
     modes.add_argument("--hidden", default="256,256", help="the mixture network's widths")
     modes.add_argument("--candidates", help="comma-separated M (default 1-10)")
@@ -259,22 +262,29 @@ def _data_info(args):
     from onemode.envs import action_bounds, environment_shape, find_reference
 
     found = dataset_environment(args.path)
+    env = args.env or found["env_id"]
     bounds = _bounds(args)
-    if bounds is None and found["env_id"]:  # read the data in its environment's units
-        bounds = action_bounds(environment_shape(found["env_id"]))
-    summary = load_dataset(args.path, action_bounds=bounds).summary()
-    reference = find_reference(found["env_id"], metadata=found)
-    summary["environment"] = found["env_id"]
+    if bounds is None and env:  # read the data in its environment's units
+        bounds = action_bounds(environment_shape(env))
+    dataset = load_dataset(args.path, action_bounds=bounds, env=env)
+    summary = dataset.summary()
+    if dataset.held_out is not None:
+        summary["held_out"] = {"source": dataset.held_out.source,
+                               "transitions": len(dataset.held_out)}
+    reference = find_reference(env, metadata=found if env == found["env_id"] else None)
+    summary["environment"] = env
     summary["reference"] = reference.to_dict()
     if args.json:
         print(json.dumps(summary, indent=2))
         return
     _print_summary(summary)
-    if found["env_id"]:
-        print(f"environment   {found['env_id']} (recorded in the dataset's metadata)")
+    if args.env:
+        print(f"environment   {env}")
+    elif env:
+        print(f"environment   {env} (recorded in the dataset's metadata)")
     else:
         print("environment   none recorded (give --env ENV_ID to train or evaluate in one)")
-    if found["env_id"]:
+    if env:
         print(f"scores        {reference.describe()}")
 
 
@@ -291,6 +301,9 @@ def _print_summary(s: dict):
     print(f"observations  dim {s['obs_dim']}  min {fmt(s['obs_min'])}  max {fmt(s['obs_max'])}")
     print(f"actions       dim {s['act_dim']}  min {fmt(s['action_min'])}  "
           f"max {fmt(s['action_max'])}")
+    if "held_out" in s:
+        print(f"held out      {s['held_out']['source']} ({s['held_out']['transitions']:,} "
+              "transitions, the data's own validation split)")
     for note in s["notes"]:
         print(f"note          {note}")
 
@@ -317,7 +330,8 @@ def _data_modes(args):
         task = get_task(args.task)
         dataset, name = task.make_dataset(task.default_size, 0), args.task
     else:
-        dataset, name = load_dataset(args.path, action_bounds=_bounds(args)), Path(args.path).stem
+        dataset = load_dataset(args.path, action_bounds=_bounds(args), env=args.env)
+        name = Path(args.path).stem
     # the episodes a run holds out: TrainConfig's fraction, the data seed 0
     train_set, holdout_set = split_holdout(dataset, TrainConfig().holdout_fraction, 0)
     stats = dataset.obs_stats
@@ -437,11 +451,10 @@ def _parse_seeds(text: str) -> tuple[int, ...]:
 
 def _print_scores(rollouts, seeds, reference):
     per_seed = rollouts.scores.mean(axis=1)
-    normalised = reference.min is not None
-    label = "normalised score" if normalised else "return"
+    label = reference.label
     for seed, score, ret in zip(seeds, per_seed, rollouts.returns.mean(axis=1)):
-        if normalised:
-            print(f"seed {seed}: normalised score {score:6.1f}   return {ret:8.2f}")
+        if label != "return":
+            print(f"seed {seed}: {label} {score:6.1f}   return {ret:8.2f}")
         else:
             print(f"seed {seed}: return {ret:8.2f}")
     print(f"{label}: {per_seed.mean():.1f} ± {per_seed.std():.1f} "
@@ -488,9 +501,8 @@ def _render(args):
     print(f"wrote {result.path} ({result.frames} frames, {args.width}x{args.height}, "
           f"{result.fps:g} fps): {run.algo_name} seed {seed} on {target.name}, "
           f"after {run.step:,} updates")
-    for e, ret in enumerate(result.returns):
-        print(f"episode {e + 1}: return {ret:8.2f}   score "
-              f"{float(target.normalized_score(ret)):6.1f}")
+    for e, (ret, score) in enumerate(zip(result.returns, result.scores)):
+        print(f"episode {e + 1}: return {ret:8.2f}   {target.reference.label} {score:6.1f}")
     print(f"scores: {target.reference.describe()}")
 
 

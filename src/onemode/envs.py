@@ -10,11 +10,17 @@ Hopper-v5`), and its scores are normalised by the first reference found:
      a random policy's and an expert's return on the gym v2 environments);
   4. none: the score is the raw return, and says so.
 
+An OGBench environment (`cube-single-singletask-task2-v0`: its ids are registered when
+the optional `ogbench` package is imported, which `make_env` does for such an id) is
+scored as OGBench scores it instead: the success rate, the share of episodes whose last
+step reports `info["success"]`, in percent.
+
 The reference used is written in the run's config.json and printed with every score.
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -37,11 +43,13 @@ D4RL_REFERENCES = {
 
 
 class Reference(NamedTuple):
-    """Returns that score 0 and 100, and where they come from; None: raw returns."""
+    """Returns that score 0 and 100, and where they come from; None: raw returns.
+    `by="success"`: the score is 100 where an episode ends in success, 0 elsewhere."""
 
     min: float | None
     max: float | None
     source: str
+    by: str = "return"   # "return" or "success"
 
     def normalize(self, returns):
         returns = np.asarray(returns, dtype=np.float64)
@@ -49,17 +57,33 @@ class Reference(NamedTuple):
             return returns
         return 100.0 * (returns - self.min) / (self.max - self.min)
 
+    def score(self, returns, successes):
+        """Each episode's score, from its return or (by success) whether it succeeded."""
+        if self.by == "success":
+            return 100.0 * np.asarray(successes, dtype=np.float64)
+        return self.normalize(returns)
+
+    @property
+    def label(self) -> str:
+        if self.by == "success":
+            return "success rate"
+        return "normalised score" if self.min is not None else "return"
+
     def describe(self) -> str:
+        if self.by == "success":
+            return f"success rate in %: episodes whose last step succeeded ({self.source})"
         if self.min is None:
             return f"raw return ({self.source})"
         return f"normalised: 0 = {self.min:g}, 100 = {self.max:g} ({self.source})"
 
     def to_dict(self) -> dict:
-        return {"min": self.min, "max": self.max, "source": self.source}
+        values = {"min": self.min, "max": self.max, "source": self.source}
+        return values if self.by == "return" else {**values, "by": self.by}
 
     @classmethod
     def from_dict(cls, values: dict) -> "Reference":
-        return cls(values.get("min"), values.get("max"), values.get("source", ""))
+        return cls(values.get("min"), values.get("max"), values.get("source", ""),
+                   values.get("by", "return"))
 
 
 def d4rl_family(env_id: str) -> str | None:
@@ -73,6 +97,12 @@ def find_reference(env_id: str | None, ref_min: float | None = None,
     """The first of: the given pair, a Minari dataset's metadata, D4RL's family, none."""
     if (ref_min is None) != (ref_max is None):
         raise ConfigError("give both --ref-min and --ref-max, or neither")
+    if env_id is not None and is_ogbench(env_id):
+        if ref_min is not None:
+            raise ConfigError(f"'{env_id}' is an OGBench environment, scored by success "
+                              "rate: --ref-min/--ref-max do not apply")
+        return Reference(None, None, "OGBench's protocol: info['success'] at the episode's end",
+                         by="success")
     if ref_min is not None:
         reference = Reference(float(ref_min), float(ref_max), "--ref-min/--ref-max")
     elif metadata and metadata.get("ref_min_score") is not None \
@@ -110,11 +140,51 @@ class EnvironmentTarget:
     def normalized_score(self, returns):
         return self.reference.normalize(returns)
 
+    def score(self, returns, successes):
+        return self.reference.score(returns, successes)
+
+
+# the first word of OGBench's environment ids (ogbench/__init__.py and its suites' register
+# calls); the package registers them with gymnasium when it is imported
+OGBENCH_PREFIXES = ("cube", "scene", "puzzle", "pointmaze", "antmaze", "humanoidmaze",
+                    "antsoccer", "powderworld", "visual")
+
+
+def is_ogbench(env_id: str) -> bool:
+    """Whether `env_id` names an OGBench environment (imported on the way, if it is one)."""
+    _register_ogbench(env_id)
+    spec = gym.registry.get(env_id)
+    return spec is not None and str(spec.entry_point).startswith("ogbench.")
+
+
+def _register_ogbench(env_id: str) -> None:
+    if env_id.split("-")[0] not in OGBENCH_PREFIXES:
+        return
+    # its action_space property builds a float64-bounded Box at every read, and gymnasium
+    # warns each time: a filter for that message alone (set again, as test runners reset
+    # the filters)
+    warnings.filterwarnings("ignore", message=".*Box (low|high)'s precision lowered")
+    if env_id in gym.registry:
+        return
+    try:
+        with warnings.catch_warnings():   # glfw warns that a headless machine has no display
+            warnings.simplefilter("ignore")
+            import ogbench  # noqa: F401  (registers its environments)
+    except ImportError:
+        raise ConfigError(f"environment '{env_id}' is OGBench's: install onemode's ogbench "
+                          "extra (pip install 'onemode[ogbench]')") from None
+
 
 def make_env(env_id: str, **kwargs) -> gym.Env:
-    """gym.make, with an unknown id refused in one line."""
+    """gym.make, with an unknown id refused in one line (an OGBench id imports OGBench)."""
+    _register_ogbench(env_id)
     try:
-        return gym.make(env_id, **kwargs)
+        with warnings.catch_warnings():
+            # OGBench's environments: glfw finds no display on a headless machine (nothing
+            # here opens a window); they draw frames without declaring a render mode
+            warnings.filterwarnings("ignore", message=".*DISPLAY.*")
+            warnings.filterwarnings("ignore", message=".*not in the possible render_modes")
+            return gym.make(env_id, **kwargs)
     except gym.error.Error as error:
         raise ConfigError(f"environment '{env_id}' cannot be made: {error}") from None
 
@@ -140,7 +210,8 @@ def environment_shape(env_id: str) -> dict:
 
 
 __all__ = ["D4RL_REFERENCES", "EVAL_RESET_SEED", "EnvironmentTarget", "Reference",
-           "box_bounds", "d4rl_family", "environment_shape", "find_reference", "make_env"]
+           "box_bounds", "d4rl_family", "environment_shape", "find_reference", "is_ogbench",
+           "make_env"]
 
 
 def action_bounds(shape: dict):

@@ -1,4 +1,4 @@
-"""Rollouts in a task's environment, vectorised over episodes, and normalised scores."""
+"""Rollouts in a task's environment, vectorised over episodes, and their scores."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ class Rollouts(NamedTuple):
     returns: np.ndarray             # (..., ) undiscounted episode returns
     lengths: np.ndarray             # (..., )
     final_observations: np.ndarray  # (..., obs_dim): where each episode ended
-    scores: np.ndarray              # (..., ) the returns normalised by the target's reference
+    scores: np.ndarray              # (..., ) each episode's score, by the target's reference
+    successes: np.ndarray           # (..., ) bool: the last step's info["success"] (False where
+                                    # the environment reports none)
 
 
 def rollout(task: Task, policy: Callable[[np.ndarray], np.ndarray],
@@ -29,16 +31,18 @@ def rollout(task: Task, policy: Callable[[np.ndarray], np.ndarray],
         observations = np.stack([env.reset(seed=int(s))[0] for env, s in zip(envs, reset_seeds)])
         n = len(envs)
         returns, lengths = np.zeros(n), np.zeros(n, dtype=np.int64)
+        successes = np.zeros(n, dtype=bool)
         running = np.ones(n, dtype=bool)
         while running.any():
             actions = np.asarray(policy(observations.astype(np.float32)))
             for i in np.flatnonzero(running):
-                obs, reward, terminated, truncated, _ = envs[i].step(actions[i])
+                obs, reward, terminated, truncated, info = envs[i].step(actions[i])
+                successes[i] = bool(info.get("success", False))
                 returns[i] += reward
                 lengths[i] += 1
                 observations[i] = obs
                 running[i] = not (terminated or truncated)
-        return Rollouts(returns, lengths, observations, task.normalized_score(returns))
+        return Rollouts(returns, lengths, observations, task.score(returns, successes), successes)
     finally:
         for env in envs:
             env.close()

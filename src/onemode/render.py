@@ -28,6 +28,7 @@ CAPTION_TEXT = (240, 240, 240)
 class Episode(NamedTuple):
     frames: list[np.ndarray]     # (height, width, 3) uint8: after reset, then after each step
     rewards: list[float]         # one per step
+    success: bool = False        # the last step's info["success"] (False where none is given)
 
     @property
     def total(self) -> float:
@@ -49,6 +50,10 @@ def render_modes(task: Task) -> list[str]:
     import gymnasium as gym
     from gymnasium.envs.registration import load_env_creator
 
+    from onemode.envs import is_ogbench
+
+    if is_ogbench(task.env_id):
+        return [RENDER_MODE]   # OGBench's environments draw frames without declaring a mode
     entry_point = gym.spec(task.env_id).entry_point
     creator = load_env_creator(entry_point) if isinstance(entry_point, str) else entry_point
     return list(getattr(creator, "metadata", {}).get("render_modes", []))
@@ -77,13 +82,13 @@ def play_episode(env, policy: Callable[[np.ndarray], np.ndarray], reset_seed: in
     """One episode of `policy` (one observation -> one action), a frame after every step."""
     observation, _ = env.reset(seed=int(reset_seed))
     frames, rewards = [np.asarray(env.render())], []
-    done = False
+    done, info = False, {}
     while not done:
-        observation, reward, terminated, truncated, _ = env.step(policy(observation))
+        observation, reward, terminated, truncated, info = env.step(policy(observation))
         frames.append(np.asarray(env.render()))
         rewards.append(float(reward))
         done = terminated or truncated
-    return Episode(frames, rewards)
+    return Episode(frames, rewards, bool(info.get("success", False)))
 
 
 def play_episodes(env, policy, n_episodes: int, first_reset_seed: int) -> list[Episode]:
@@ -140,6 +145,7 @@ def write_gif(path, frames: Sequence[np.ndarray], fps: float) -> Path:
 class Rendered(NamedTuple):
     path: Path
     returns: list[float]         # one per episode
+    scores: list[float]          # one per episode, by the target's reference
     frames: int
     fps: float
 
@@ -165,4 +171,5 @@ def render_run(run, task: Task, out, episodes: int = 2, seed_index: int = 0,
         env.close()   # MuJoCo's GL context complains at exit if left open
     frames = captioned_frames(played)
     path = write_gif(out, frames, fps)
-    return Rendered(path, [e.total for e in played], len(frames), fps)
+    scores = [float(task.score(e.total, e.success)) for e in played]
+    return Rendered(path, [e.total for e in played], scores, len(frames), fps)

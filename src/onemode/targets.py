@@ -140,7 +140,7 @@ def load_data(spec: DataSpec) -> tuple[Dataset, object]:
     """
     target = evaluation_target(spec)
     if spec.dataset:
-        dataset = load_dataset(spec.dataset, action_bounds=spec.action_bounds)
+        dataset = load_dataset(spec.dataset, action_bounds=spec.action_bounds, env=spec.env)
     else:
         dataset = target.make_dataset(spec.size or target.default_size, spec.data_seed)
     if spec.env:

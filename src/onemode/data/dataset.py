@@ -64,6 +64,9 @@ class Dataset:
     source: str = "<memory>"
     notes: tuple[str, ...] = field(default=())
     next_observations_derived: bool = False
+    # a split the data brings along (an OGBench file's -val sibling): held out instead of
+    # a fraction of this data's own episodes
+    held_out: "Dataset | None" = field(default=None, repr=False)
 
     # ------------------------------------------------------------------ build
     @classmethod

@@ -13,7 +13,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from onemode.data import hdf5_io, minari_io, npz_io
+from onemode.data import hdf5_io, minari_io, npz_io, ogbench_io
 from onemode.data.dataset import Dataset
 from onemode.errors import DatasetError
 from onemode.fileio import atomic_write, fsync
@@ -23,14 +23,18 @@ SUFFIXES = {".npz": "npz", ".hdf5": "hdf5", ".h5": "hdf5"}
 
 
 def load_dataset(path: str | os.PathLike, format: str | None = None,
-                 action_bounds: tuple | None = None) -> Dataset:
+                 action_bounds: tuple | None = None, env: str | None = None) -> Dataset:
     """Read and validate a dataset; `format` is inferred from `path` when None.
 
     `path` is a `.npz` / `.hdf5` / `.h5` file, a Minari dataset directory, or
     (when no such path exists) a Minari dataset id such as `D4RL/door/human-v2`.
     `action_bounds=(low, high)` rescales actions from those bounds to [-1, 1].
+    An `.npz` in OGBench's layout is relabelled for the single task `env` names
+    (`onemode.data.ogbench_io`).
     """
     fmt, resolved = _resolve_for_load(path, format)
+    if fmt == "npz" and ogbench_io.is_ogbench_archive(resolved, env):
+        return ogbench_io.read_ogbench(resolved, env, action_bounds)
     readers = {"npz": npz_io.read_npz, "hdf5": hdf5_io.read_hdf5,
                "minari": minari_io.read_minari}
     return readers[fmt](resolved, action_bounds=action_bounds)

@@ -86,7 +86,13 @@ def _plain(bound):
 
 
 def split_holdout(dataset: Dataset, fraction: float, seed: int) -> tuple[Dataset, Dataset | None]:
-    """Keep a random `fraction` of complete episodes out of training: (train, held out or None)."""
+    """Keep a random `fraction` of complete episodes out of training: (train, held out or None).
+
+    Data that brings its own held-out split (`Dataset.held_out`) keeps all its rows for
+    training and holds that split out instead (fraction 0: nothing is held out).
+    """
+    if dataset.held_out is not None:
+        return dataset, (dataset.held_out if fraction > 0 else None)
     complete = dataset.episode_slices[: dataset.num_complete_episodes]
     n_held = int(round(fraction * len(complete)))
     if n_held == 0 or n_held == len(complete):

@@ -44,6 +44,9 @@ class Task:
     def normalized_score(self, returns):
         return self.reference.normalize(returns)
 
+    def score(self, returns, successes):
+        return self.reference.score(returns, successes)
+
 
 TASKS: dict[str, Task] = {}  # name -> task, filled as each task module is imported
 

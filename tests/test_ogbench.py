@@ -1,0 +1,134 @@
+"""OGBench files read as OGBench's own package relabels them, OGBench's environments scored
+by success, and the refusals. The file read here was written by OGBench's own generator
+script (tests/data/ogbench/README.md), not by onemode."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from onemode.data import load_dataset, split_holdout
+from onemode.envs import EnvironmentTarget, find_reference, is_ogbench
+from onemode.errors import ConfigError, DatasetError
+from onemode.evaluate import rollout_seeds
+
+ogbench = pytest.importorskip("ogbench")
+
+FIXTURE = Path(__file__).parent / "data" / "ogbench" / "cube-single-play-v0.npz"
+TASK5 = "cube-single-singletask-task5-v0"   # the fixture's one task with rows at its goal
+
+
+def ogbench_own(task: int):
+    """The fixture as OGBench's make_env_and_datasets gives it for `task`: (train, val)."""
+    _, train, val = ogbench.make_env_and_datasets(
+        f"cube-single-play-singletask-task{task}-v0", dataset_path=str(FIXTURE))
+    return train, val
+
+
+def test_relabelled_exactly_as_ogbench_relabels():
+    dataset = load_dataset(FIXTURE, env=TASK5)
+    train, val = ogbench_own(5)
+    np.testing.assert_array_equal(dataset.observations, train["observations"])
+    np.testing.assert_array_equal(dataset.next_observations, train["next_observations"])
+    np.testing.assert_array_equal(dataset.actions, train["actions"])
+    np.testing.assert_array_equal(dataset.rewards, train["rewards"])
+    # onemode bootstraps where (1 - terminal) = OGBench's mask; trajectories end at timeouts
+    np.testing.assert_array_equal(1.0 - dataset.terminals, train["masks"])
+    np.testing.assert_array_equal(dataset.timeouts, train["terminals"] > 0)
+    assert dataset.terminals.sum() > 0 and dataset.timeouts.sum() == 10
+    assert len(dataset.held_out) == len(val["observations"])
+    np.testing.assert_array_equal(1.0 - dataset.held_out.terminals, val["masks"])
+
+
+def test_the_validation_file_is_the_held_out_split():
+    dataset = load_dataset(FIXTURE, env=TASK5)
+    train, held = split_holdout(dataset, 0.05, seed=0)
+    assert train is dataset and held is dataset.held_out
+    assert split_holdout(dataset, 0.0, seed=0) == (dataset, None)
+
+
+def test_ogbench_environments_are_scored_by_success():
+    assert is_ogbench(TASK5) and not is_ogbench("Hopper-v5")
+    reference = find_reference(TASK5)
+    assert reference.by == "success" and reference.label == "success rate"
+    np.testing.assert_array_equal(reference.score([-50.0, -3.0], [False, True]), [0.0, 100.0])
+    with pytest.raises(ConfigError, match="success rate"):
+        find_reference(TASK5, ref_min=0.0, ref_max=1.0)
+
+
+def test_rollouts_record_success_at_the_episode_end():
+    """A policy that holds still fails task 5 in every episode, the same for both seeds;
+    every episode runs to the environment's limit of 200 steps."""
+    target = EnvironmentTarget(TASK5, find_reference(TASK5))
+    rollouts = rollout_seeds(target, lambda obs: np.zeros(obs.shape[:-1] + (5,)), 2, 2)
+    assert rollouts.successes.shape == (2, 2) and not rollouts.successes.any()
+    np.testing.assert_array_equal(rollouts.scores, 0.0)
+    np.testing.assert_array_equal(rollouts.lengths, 200)
+    np.testing.assert_allclose(rollouts.final_observations[0], rollouts.final_observations[1],
+                               atol=1e-9)
+
+
+@pytest.mark.parametrize("env, expected", [
+    (None, "give --env"),
+    ("cube-single-v0", "single tasks"),
+    ("Hopper-v5", "single tasks"),
+    ("cube-double-singletask-task1-v0", "37 columns"),
+])
+def test_a_file_for_another_environment_is_refused(env, expected):
+    with pytest.raises((ConfigError, DatasetError), match=expected):
+        load_dataset(FIXTURE, env=env)
+
+
+def _copy(tmp_path: Path, with_val: bool = True) -> Path:
+    path = tmp_path / FIXTURE.name
+    shutil.copy(FIXTURE, path)
+    if with_val:
+        shutil.copy(FIXTURE.with_name("cube-single-play-v0-val.npz"), tmp_path)
+    return path
+
+
+def test_a_file_without_its_validation_sibling_is_refused(tmp_path):
+    with pytest.raises(DatasetError, match="cube-single-play-v0-val.npz"):
+        load_dataset(_copy(tmp_path, with_val=False), env=TASK5)
+
+
+def test_a_file_without_qpos_is_refused(tmp_path):
+    path = _copy(tmp_path)
+    arrays = dict(np.load(path))
+    del arrays["qpos"]
+    np.savez(path, **arrays)
+    with pytest.raises(DatasetError, match="key 'qpos'.*relabelling"):
+        load_dataset(path, env=TASK5)
+
+
+def test_a_cut_trajectory_is_refused(tmp_path):
+    path = _copy(tmp_path)
+    arrays = dict(np.load(path))
+    np.savez(path, **{key: value[:-5] for key, value in arrays.items()})
+    with pytest.raises(DatasetError, match="key 'terminals', row 1004"):
+        load_dataset(path, env=TASK5)
+
+
+def test_a_truncated_file_is_refused(tmp_path):
+    path = _copy(tmp_path)
+    path.write_bytes(path.read_bytes()[:5000])
+    with pytest.raises(DatasetError, match="truncated"):
+        load_dataset(path, env=TASK5)
+
+
+def test_train_info_and_eval_on_an_ogbench_file(tmp_path, capsys):
+    from onemode.cli import main
+
+    assert main(["data", "info", str(FIXTURE), "--env", TASK5]) in (None, 0)
+    out = capsys.readouterr().out
+    assert "held out" in out and "success rate" in out and "100 rows at the task's goal" in out
+    run_dir = tmp_path / "run"
+    assert main(["train", "--algo", "td3bc", "--dataset", str(FIXTURE), "--env", TASK5,
+                 "--steps", "20", "--eval-every", "20", "--eval-episodes", "1",
+                 "--set", "hidden=16,16", "--no-progress", "--out", str(run_dir)]) in (None, 0)
+    assert "success rate" in capsys.readouterr().out
+    assert main(["eval", str(run_dir), "--episodes", "1"]) in (None, 0)
+    assert "seed 0: success rate" in capsys.readouterr().out
