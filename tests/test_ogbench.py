@@ -132,3 +132,53 @@ def test_train_info_and_eval_on_an_ogbench_file(tmp_path, capsys):
     assert "success rate" in capsys.readouterr().out
     assert main(["eval", str(run_dir), "--episodes", "1"]) in (None, 0)
     assert "seed 0: success rate" in capsys.readouterr().out
+
+
+def test_the_suite_names_each_dataset_s_five_tasks():
+    from onemode.tasks.ogbench_suite import (episodes_for, single_task_envs, suite_datasets,
+                                             task_label)
+    envs = single_task_envs("puzzle-3x3-play")
+    assert envs == [f"puzzle-3x3-singletask-task{i}-v0" for i in range(1, 6)]
+    assert all(is_ogbench(env) for env in envs)
+    assert task_label("puzzle-3x3-play", envs[1]) == "puzzle-3x3-play-task2"
+    assert episodes_for(None) == 1000 and episodes_for(2500) == 3 and episodes_for(1) == 1
+    assert suite_datasets(()) == ("cube-single-play", "cube-double-play", "scene-play",
+                                  "puzzle-3x3-play")
+    with pytest.raises(ConfigError, match="'cube-triple-play' is not one of"):
+        suite_datasets(("cube-single-play", "cube-triple-play"))
+
+
+def test_the_bench_table_gives_each_dataset_s_mean_over_its_tasks():
+    from onemode.bench import markdown_table, task_groups
+
+    def run(scores):
+        return {"final_scores": scores, "curve": {"step": [1], "score": [scores]}}
+
+    results = {f"cube-single-play-task{i}": {"lom": run([10.0 * i, 0.0])} for i in (1, 2)}
+    results["hopper-medium"] = {"lom": run([50.0, 50.0])}
+    assert task_groups(results) == {"cube-single-play": ["cube-single-play-task1",
+                                                         "cube-single-play-task2"]}
+    assert "| lom | 7.5 |" in markdown_table(results)   # (5 + 10) / 2
+
+
+def test_data_make_writes_ogbench_s_layout_only(tmp_path, capsys):
+    from onemode.cli import main
+
+    assert main(["data", "make", "cube-single-play", "--out", str(tmp_path / "x.hdf5")]) == 1
+    assert "must be a .npz path" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_bench_runs_an_ogbench_dataset_on_its_five_tasks(tmp_path, capsys):
+    from onemode.cli import main
+
+    out = tmp_path / "bench"
+    assert main(["bench", "--suite", "ogbench", "--datasets", "cube-single-play", "--algos",
+                 "td3bc", "--seeds", "1", "--steps", "10", "--eval-every", "10",
+                 "--eval-episodes", "1", "--size", "1000", "--set", "hidden=16,16",
+                 "--no-progress", "--out", str(out)]) in (None, 0)
+    table = (out / "table.md").read_text()
+    assert all(f"cube-single-play-task{i}" in table for i in range(1, 6))
+    assert "cube-single-play (5 tasks)" in table and "success rate" in table
+    assert sorted(p.name for p in (out / "data").iterdir()) == [
+        "cube-single-play-1000-val.npz", "cube-single-play-1000.npz"]

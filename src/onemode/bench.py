@@ -33,7 +33,7 @@ from onemode.aggregate import iqm_interval
 from onemode.distributed import run_on_ray
 from onemode.algos import get_algo
 from onemode.data import DataSpec, save_dataset
-from onemode.envs import Reference
+from onemode.envs import Reference, find_reference
 from onemode.errors import ConfigError, RunStopped
 from onemode.figures import action_figure
 from onemode.fileio import atomic_write
@@ -41,6 +41,9 @@ from onemode.presets import configure, find_preset
 from onemode.runs import RESUMABLE_SETTINGS, RunDir, RunRecord, TrainConfig, config_differences
 from onemode.targets import data_spec
 from onemode.tasks import get_task
+from onemode.tasks.ogbench_play import make_play_dataset
+from onemode.tasks.ogbench_suite import (TRANSITIONS_PER_EPISODE, episodes_for,
+                                         single_task_envs, task_label)
 from onemode.train import train
 
 
@@ -57,6 +60,7 @@ class BenchSpec:
     preset: str | None = None                # likewise: every algorithm that has the preset
     sweep: tuple[str, tuple[str, ...]] | None = None  # (option, values)
     datasets: tuple[str, ...] = ()           # the user's files, beside or instead of tasks
+    ogbench: tuple[str, ...] = ()            # OGBench play datasets: each of their five tasks
     env: str | None = None                   # where the files are evaluated (see data_spec)
     ref_min: float | None = None
     ref_max: float | None = None
@@ -65,6 +69,11 @@ class BenchSpec:
         """label -> data spec: each task (its data generated under OUT/data), each file."""
         sources = {task: data_spec(task=task, dataset=data_path(task, self.size, out))
                    for task in self.tasks}
+        for name in self.ogbench:   # one file under OUT/data, relabelled for each task
+            path = str(ogbench_data_path(name, self.size, out))
+            for env_id in single_task_envs(name):
+                sources[task_label(name, env_id)] = DataSpec(
+                    dataset=path, env=env_id, reference=find_reference(env_id))
         for path in self.datasets:
             label = Path(path).stem if Path(path).suffix else Path(path).name
             if label in sources:
@@ -110,6 +119,20 @@ def task_data(task_name: str, size: int | None, out: Path, log=print) -> Path:
         log(f"generating {task_name} data ({size:,} transitions) -> {path}")
         save_dataset(get_task(task_name).make_dataset(size, 0), path)
     return path
+
+
+def ogbench_data(name: str, size: int | None, out: Path, log=print) -> Path:
+    """OGBench's play dataset `name` under OUT/data (with its -val sibling), generated here
+    on first use; a user's own copy of OGBench's file may be put there under that name."""
+    path = ogbench_data_path(name, size, out)
+    if not path.exists():
+        log(f"generating {name} ({episodes_for(size):,} episodes) -> {path}")
+        make_play_dataset(name, path, episodes_for(size), log=log)
+    return path
+
+
+def ogbench_data_path(name: str, size: int | None, out: Path) -> Path:
+    return out / "data" / f"{name}-{episodes_for(size) * TRANSITIONS_PER_EPISODE}.npz"
 
 
 def data_path(task_name: str, size: int | None, out: Path) -> Path:
@@ -177,6 +200,9 @@ def run_bench(spec: BenchSpec, out, show_progress: bool = True, log=print,
         pending = []
     for task in sorted({job.task for job in pending} & set(spec.tasks)):
         task_data(task, spec.size, out, log)
+    for name in spec.ogbench:
+        if any(job.task.startswith(f"{name}-task") for job in pending):
+            ogbench_data(name, spec.size, out, log)
     failures = {}
     if backend == "local":
         for job in pending:
@@ -342,6 +368,7 @@ def markdown_table(results: dict) -> str:
             cell = f"{mean:.1f} ± {std:.1f}"
             cells.append(f"**{cell}**" if mean == best else cell)
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    lines += _task_means_table(results, labels)
     lines.append("")
     for task, runs in results.items():
         reference = next(iter(runs.values())).get("reference")
@@ -362,6 +389,37 @@ def markdown_table(results: dict) -> str:
         cells = [_time_cell(results[task].get(label)) for task in tasks]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def task_groups(tasks) -> dict[str, list[str]]:
+    """OGBench's way of naming a dataset's tasks, "NAME-taskN": NAME -> its tasks, for every
+    NAME with two or more."""
+    groups: dict[str, list[str]] = {}
+    for task in tasks:
+        name, sep, number = task.rpartition("-task")
+        if sep and number.isdigit():
+            groups.setdefault(name, []).append(task)
+    return {name: members for name, members in groups.items() if len(members) > 1}
+
+
+def _task_means_table(results: dict, labels: list) -> list:
+    """Each dataset's score as OGBench reports it: the mean over its tasks (each task's
+    mean over seeds), for the algorithms that finished all of them."""
+    groups = task_groups(results)
+    if not groups:
+        return []
+    lines = ["", "Mean over each dataset's tasks (each task's mean over seeds):", "",
+             "| algorithm | " + " | ".join(f"{name} ({len(tasks)} tasks)"
+                                          for name, tasks in groups.items()) + " |",
+             "|---|" + "---|" * len(groups)]
+    for label in labels:
+        cells = []
+        for tasks in groups.values():
+            runs = [results[task].get(label) for task in tasks]
+            cells.append("" if None in runs else
+                         f"{np.mean([np.mean(run['final_scores']) for run in runs]):.1f}")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def _unequal_tasks_note(results: dict, labels: list) -> list:
@@ -419,7 +477,7 @@ def plot_iqm(intervals: dict, path: Path) -> None:
         axis.plot([interval.value], [row], marker="|", markersize=14, color="black")
     axis.set_yticks(range(len(labels)), labels)
     axis.invert_yaxis()
-    axis.set_xlabel("normalised score: IQM with 95% bootstrap interval")
+    axis.set_xlabel("score: IQM with 95% bootstrap interval")
     axis.grid(axis="x", alpha=0.3)
     figure.tight_layout()
     with open(path, "wb") as f:
@@ -440,7 +498,7 @@ def plot_curves(task: str, runs: dict, path: Path) -> None:
         axis.plot(steps, mean, label=label, marker="o", markersize=3)
         axis.fill_between(steps, mean - std, mean + std, alpha=0.2)
     axis.set_xlabel("updates (pre-training phases included)")
-    axis.set_ylabel("normalised score")
+    axis.set_ylabel("score")
     axis.set_title(task)
     axis.grid(alpha=0.3)
     axis.legend(fontsize=8)

@@ -44,12 +44,18 @@ def _parser() -> argparse.ArgumentParser:
     data_commands = data.add_subparsers(title="data commands")
     listing = data_commands.add_parser("list", help="built-in tasks and their dataset recipes")
     listing.set_defaults(run=_data_list)
-    make = data_commands.add_parser("make", help="generate a built-in task's dataset")
+    make = data_commands.add_parser(
+        "make", help="generate a built-in task's dataset, or an OGBench play dataset in "
+        "OGBench's layout (cube-single-play, cube-double-play, scene-play, puzzle-3x3-play)")
     make.add_argument("task")
-    make.add_argument("--out", required=True, help="file (.npz, .hdf5) or Minari directory")
-    make.add_argument("--size", type=int, help="transitions (default: the task's)")
+    make.add_argument("--out", required=True, help="file (.npz, .hdf5) or Minari directory; "
+                      "an OGBench dataset: NAME.npz, its NAME-val.npz written beside it")
+    make.add_argument("--size", type=int, help="transitions (default: the task's; an OGBench "
+                      "dataset: 1,000,000, in whole episodes of 1,000)")
     make.add_argument("--seed", type=int, default=0)
     make.add_argument("--format", choices=("minari", "hdf5", "npz"))
+    make.add_argument("--workers", type=int, help="processes generating an OGBench dataset "
+                      "(default: one per core; the files do not depend on it)")
     make.set_defaults(run=_data_make)
     info = data_commands.add_parser("info", help="summarise a dataset file")
     info.add_argument("path")
@@ -129,11 +135,14 @@ def _parser() -> argparse.ArgumentParser:
 
     bench = commands.add_parser("bench", help="algorithms x tasks x seeds -> tables and figures")
     bench.add_argument("--tasks", help="comma-separated task names")
-    bench.add_argument("--suite", choices=("locomotion",),
-                       help="locomotion: the 15 datasets of the LOM paper's Table 1")
+    bench.add_argument("--suite", choices=("locomotion", "ogbench"),
+                       help="locomotion: the 15 datasets of the LOM paper's Table 1; ogbench: "
+                       "OGBench's play datasets, each on its five single tasks (scored by "
+                       "success rate)")
     bench.add_argument("--datasets", metavar="SELECTION",
                        help="with --suite: comma-separated kinds (medium-replay), environments "
-                            "(hopper) or datasets (hopper-medium) of the suite")
+                            "(hopper) or datasets (hopper-medium) of the locomotion suite; "
+                            "play datasets of the ogbench suite (cube-single-play,scene-play)")
     bench.add_argument("--dataset", action="append", default=[], metavar="FILE",
                        help="a dataset file, evaluated on --env (repeatable)")
     _add_environment(bench)
@@ -239,21 +248,50 @@ def _data_list(args):
         print(f"    data: {task.recipe}")
         print(f"    reference returns: random {task.random_return:g}, "
               f"expert {task.expert_return:g}")
+    from onemode.tasks.ogbench_play import PLAY_DATASETS
+    from onemode.tasks.ogbench_suite import single_task_envs
+    for name, env_id in PLAY_DATASETS.items():
+        tasks = single_task_envs(name)
+        print(f"{name}  (OGBench's layout, {env_id}; `data make` writes it, onemode[ogbench])")
+        print(f"    OGBench's play data: scripted oracles doing random sub-tasks; trained "
+              f"and scored on its tasks {tasks[0]} .. {tasks[-1]} (success rate)")
 
 
 def _data_make(args):
     from onemode.data import save_dataset
     from onemode.tasks import get_task
+    from onemode.tasks.ogbench_play import PLAY_DATASETS
     from onemode.errors import ConfigError
-    task = get_task(args.task)
     if args.size is not None and args.size < 1:
         raise ConfigError(f"--size must be a positive number of transitions, got {args.size}")
+    if args.task in PLAY_DATASETS:
+        return _make_ogbench_play(args)
+    if args.workers is not None:
+        raise ConfigError("--workers is for OGBench's play datasets")
+    task = get_task(args.task)
     dataset = task.make_dataset(args.size or task.default_size, args.seed)
     path = save_dataset(dataset, args.out, args.format,
                         environment={"env_id": task.env_id, "ref_min_score": task.random_return,
                                      "ref_max_score": task.expert_return})
     print(f"wrote {path}")
     _print_summary(dataset.summary())
+
+
+def _make_ogbench_play(args):
+    from onemode.errors import ConfigError
+    from onemode.tasks.ogbench_play import make_play_dataset
+    from onemode.tasks.ogbench_suite import episodes_for
+    if args.format not in (None, "npz") or not args.out.endswith(".npz"):
+        raise ConfigError(f"an OGBench dataset is written in OGBench's layout: --out must be a "
+                          f".npz path, got '{args.out}'"
+                          + (f" with --format {args.format}" if args.format else ""))
+    if args.workers is not None and args.workers < 1:
+        raise ConfigError(f"--workers must be >= 1, got {args.workers}")
+    train_path, val_path = make_play_dataset(args.task, args.out, episodes_for(args.size),
+                                             args.seed, args.workers)
+    print(f"wrote {train_path} and {val_path} (OGBench's layout: train with `--dataset "
+          f"{train_path} --env ENV`, ENV one of its single tasks, e.g. "
+          f"{args.task.replace('-play', '')}-singletask-task1-v0)")
 
 
 def _data_info(args):
@@ -524,10 +562,14 @@ def _bench(args):
         raise ConfigError(f"--seeds must be >= 1, got {args.seeds}")
     tasks = names(args.tasks or "")
     if args.datasets and not args.suite:
-        raise ConfigError("--datasets selects from a suite: give --suite locomotion")
+        raise ConfigError("--datasets selects from a suite: give --suite locomotion or ogbench")
+    ogbench = ()
     if args.suite == "locomotion":
         from onemode.tasks.locomotion import table_tasks
         tasks = tuple(dict.fromkeys(table_tasks(names(args.datasets or "")) + tasks))
+    elif args.suite == "ogbench":
+        from onemode.tasks.ogbench_suite import suite_datasets
+        ogbench = suite_datasets(names(args.datasets or ""))
     spec = BenchSpec(tasks=tasks, algos=names(args.algos),
                      seeds=tuple(range(args.seeds)), steps=args.steps,
                      eval_every=args.eval_every or max(1, args.steps // 5),
@@ -535,7 +577,7 @@ def _bench(args):
                      options=tuple(_parse_sets(args.set).items()), preset=args.preset,
                      sweep=sweep,
                      datasets=tuple(args.dataset), env=args.env, ref_min=args.ref_min,
-                     ref_max=args.ref_max)
+                     ref_max=args.ref_max, ogbench=ogbench)
     if args.backend == "local" and (args.address or args.gpus_per_task):
         raise ConfigError("--address and --gpus-per-task are for --backend ray")
     run_bench(spec, args.out, show_progress=not args.no_progress, backend=args.backend,
