@@ -135,12 +135,14 @@ def test_train_info_and_eval_on_an_ogbench_file(tmp_path, capsys):
 
 
 def test_the_suite_names_each_dataset_s_five_tasks():
-    from onemode.tasks.ogbench_suite import (episodes_for, single_task_envs, suite_datasets,
-                                             task_label)
+    from onemode.data import DataSpec
+    from onemode.tasks.ogbench_suite import episodes_for, single_task_envs, suite_datasets
     envs = single_task_envs("puzzle-3x3-play")
     assert envs == [f"puzzle-3x3-singletask-task{i}-v0" for i in range(1, 6)]
     assert all(is_ogbench(env) for env in envs)
-    assert task_label("puzzle-3x3-play", envs[1]) == "puzzle-3x3-play-task2"
+    # OGBench's name for a file on a task, the key of the presets' rows
+    assert DataSpec(dataset="/d/puzzle-3x3-play-v0.npz", env=envs[1]).label \
+        == "puzzle-3x3-play-singletask-task2"
     assert episodes_for(None) == 1000 and episodes_for(2500) == 3 and episodes_for(1) == 1
     assert suite_datasets(()) == ("cube-single-play", "cube-double-play", "scene-play",
                                   "puzzle-3x3-play")
@@ -154,10 +156,11 @@ def test_the_bench_table_gives_each_dataset_s_mean_over_its_tasks():
     def run(scores):
         return {"final_scores": scores, "curve": {"step": [1], "score": [scores]}}
 
-    results = {f"cube-single-play-task{i}": {"lom": run([10.0 * i, 0.0])} for i in (1, 2)}
+    results = {f"cube-single-play-singletask-task{i}": {"lom": run([10.0 * i, 0.0])}
+               for i in (1, 2)}
     results["hopper-medium"] = {"lom": run([50.0, 50.0])}
-    assert task_groups(results) == {"cube-single-play": ["cube-single-play-task1",
-                                                         "cube-single-play-task2"]}
+    assert task_groups(results) == {"cube-single-play": ["cube-single-play-singletask-task1",
+                                                         "cube-single-play-singletask-task2"]}
     assert "| lom | 7.5 |" in markdown_table(results)   # (5 + 10) / 2
 
 
@@ -178,7 +181,7 @@ def test_bench_runs_an_ogbench_dataset_on_its_five_tasks(tmp_path, capsys):
                  "--eval-episodes", "1", "--size", "1000", "--set", "hidden=16,16",
                  "--no-progress", "--out", str(out)]) in (None, 0)
     table = (out / "table.md").read_text()
-    assert all(f"cube-single-play-task{i}" in table for i in range(1, 6))
+    assert all(f"cube-single-play-singletask-task{i}" in table for i in range(1, 6))
     assert "cube-single-play (5 tasks)" in table and "success rate" in table
-    assert sorted(p.name for p in (out / "data").iterdir()) == [
-        "cube-single-play-1000-val.npz", "cube-single-play-1000.npz"]
+    assert sorted(p.name for p in (out / "data" / "ogbench-1000").iterdir()) == [
+        "cube-single-play-v0-val.npz", "cube-single-play-v0.npz"]

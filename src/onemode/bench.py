@@ -42,8 +42,8 @@ from onemode.runs import RESUMABLE_SETTINGS, RunDir, RunRecord, TrainConfig, con
 from onemode.targets import data_spec
 from onemode.tasks import get_task
 from onemode.tasks.ogbench_play import make_play_dataset
-from onemode.tasks.ogbench_suite import (TRANSITIONS_PER_EPISODE, episodes_for,
-                                         single_task_envs, task_label)
+from onemode.tasks.ogbench_suite import (TRANSITIONS_PER_EPISODE, episodes_for, file_name,
+                                         single_task_envs)
 from onemode.train import train
 
 
@@ -72,8 +72,8 @@ class BenchSpec:
         for name in self.ogbench:   # one file under OUT/data, relabelled for each task
             path = str(ogbench_data_path(name, self.size, out))
             for env_id in single_task_envs(name):
-                sources[task_label(name, env_id)] = DataSpec(
-                    dataset=path, env=env_id, reference=find_reference(env_id))
+                source = DataSpec(dataset=path, env=env_id, reference=find_reference(env_id))
+                sources[source.label] = source   # OGBench's name: NAME-singletask-taskN
         for path in self.datasets:
             label = Path(path).stem if Path(path).suffix else Path(path).name
             if label in sources:
@@ -132,7 +132,9 @@ def ogbench_data(name: str, size: int | None, out: Path, log=print) -> Path:
 
 
 def ogbench_data_path(name: str, size: int | None, out: Path) -> Path:
-    return out / "data" / f"{name}-{episodes_for(size) * TRANSITIONS_PER_EPISODE}.npz"
+    """OUT/data/ogbench-SIZE/NAME-v0.npz: OGBench's file name, which presets key on."""
+    transitions = episodes_for(size) * TRANSITIONS_PER_EPISODE
+    return out / "data" / f"ogbench-{transitions}" / file_name(name)
 
 
 def data_path(task_name: str, size: int | None, out: Path) -> Path:
@@ -201,7 +203,7 @@ def run_bench(spec: BenchSpec, out, show_progress: bool = True, log=print,
     for task in sorted({job.task for job in pending} & set(spec.tasks)):
         task_data(task, spec.size, out, log)
     for name in spec.ogbench:
-        if any(job.task.startswith(f"{name}-task") for job in pending):
+        if any(job.task.startswith(f"{name}-singletask-") for job in pending):
             ogbench_data(name, spec.size, out, log)
     failures = {}
     if backend == "local":
@@ -392,11 +394,11 @@ def markdown_table(results: dict) -> str:
 
 
 def task_groups(tasks) -> dict[str, list[str]]:
-    """OGBench's way of naming a dataset's tasks, "NAME-taskN": NAME -> its tasks, for every
-    NAME with two or more."""
+    """OGBench's way of naming a dataset's tasks, "NAME-singletask-taskN": NAME -> its
+    tasks, for every NAME with two or more."""
     groups: dict[str, list[str]] = {}
     for task in tasks:
-        name, sep, number = task.rpartition("-task")
+        name, sep, number = task.rpartition("-singletask-task")
         if sep and number.isdigit():
             groups.setdefault(name, []).append(task)
     return {name: members for name, members in groups.items() if len(members) > 1}

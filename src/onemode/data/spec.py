@@ -9,6 +9,7 @@ config.json.
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -47,8 +48,14 @@ class DataSpec:
 
     @property
     def label(self) -> str:
-        """A short name: the task's, else the file's."""
-        return self.task or Path(self.dataset).stem
+        """A short name: the task's, else the file's; an OGBench file on one of its single
+        tasks, OGBench's name for the pair (cube-single-play-singletask-task2)."""
+        if self.task:
+            return self.task
+        stem = Path(self.dataset).stem
+        if self.env and "-singletask-" in self.env:
+            return re.sub(r"-v\d+$", "", stem) + "-singletask-" + self.env.split("-")[-2]
+        return stem
 
     def to_dict(self) -> dict[str, Any]:
         values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}

@@ -24,9 +24,9 @@ def single_task_envs(name: str) -> list[str]:
             for task in range(1, TASKS_PER_DATASET + 1)]
 
 
-def task_label(name: str, env_id: str) -> str:
-    """A bench's name for dataset `name` on task `env_id`: cube-single-play-task2."""
-    return f"{name}-{env_id.split('-')[-2]}"
+def file_name(name: str) -> str:
+    """OGBench's file name for play dataset `name`."""
+    return f"{name}-v0.npz"
 
 
 def episodes_for(size: int | None) -> int:
@@ -45,5 +45,5 @@ def suite_datasets(selection: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(selection)) or tuple(PLAY_DATASETS)
 
 
-__all__ = ["TASKS_PER_DATASET", "episodes_for", "single_task_envs", "suite_datasets",
-           "task_label"]
+__all__ = ["TASKS_PER_DATASET", "episodes_for", "file_name", "single_task_envs",
+           "suite_datasets"]
