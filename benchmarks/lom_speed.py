@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/lom_speed.py [--updates 200] [--seeds 1]
     .venv/bin/python benchmarks/lom_speed.py --wall-clock [--updates 1000000] [--cap 90]
     .venv/bin/python benchmarks/lom_speed.py --updates 2 --hidden 16,16 --rows 1000 --only paper
+    .venv/bin/python benchmarks/lom_speed.py --algos lom,td3bc,iql,rebrac,fql --hidden 256,256
 
 Prints the XLA matrix-product GFLOP/s measured in this run, then for each
 variant the updates/s of `update_many` (one jitted lax.scan), the FLOPs of one
@@ -15,6 +16,9 @@ paper's sizes with 1 and 4 seeds vmapped, and TD3+BC and IQL at theirs. Each
 runs `--updates` updates or stops at the first chunk past `--cap` seconds;
 the table gives what ran, the compilation time, the steady updates/s and the
 time `--updates` updates take at that rate, compilation included.
+
+`--algos` times each named algorithm's main phase instead, at `--hidden` and `--batch`
+(the CPU records' 256-256 and 256): the per-update table of the algorithms side by side.
 
 `--hidden`, `--rows` and `--only` shrink the run for a smoke test (the recorded figures
 are at the defaults: the paper's 512-512 networks on 100,000 rows, every variant).
@@ -63,12 +67,13 @@ def synthetic_dataset(seed: int = 0, rows: int = N_ROWS) -> Dataset:
     }, source="synthetic")
 
 
-def measure(config, data, n_seeds: int, updates: int, phase: int = 1):
-    lom = get_algo("lom")
-    chosen = lom.phases(config)[phase]
+def measure(config, data, n_seeds: int, updates: int, phase: int = 1, name: str = "lom"):
+    """(updates/s of all seeds together, FLOPs of one seed's update) of `name`'s phase."""
+    algo = get_algo(name)
+    chosen = algo.phases(config)[phase]
     update_many = make_update_many(chosen.update, chosen.batch_size or config.batch_size)
     keys = jax.random.split(jax.random.PRNGKey(0), n_seeds)
-    state = init_seeds(lom, config, OBS_DIM, ACT_DIM, keys)
+    state = init_seeds(algo, config, OBS_DIM, ACT_DIM, keys)
     # XLA's cost analysis counts a scan's body once, whatever its length: one update.
     cost = update_many.lower(state, keys, data, updates).compile().cost_analysis()
     flops = (cost[0] if isinstance(cost, list) else cost)["flops"] / n_seeds
@@ -127,6 +132,23 @@ def _chosen(label: str, only: str) -> bool:
     return not only or any(label.startswith(word) for word in only.split(","))
 
 
+def algorithms_table(names: list[str], data, hidden, batch: int, n_seeds: int, updates: int,
+                     peak: float):
+    """Each algorithm's main phase at one size: the records' per-update speed table.
+    LOM takes one hyper-Q sample per mode, as the CPU records do."""
+    print(f"{'algorithm':12s} {'updates/s':>10s} {'GFLOP/update':>13s} {'GFLOP/s':>9s} "
+          f"{'of peak':>8s}")
+    for name in names:
+        options = {"hidden": hidden, "batch_size": batch}
+        if name == "lom":
+            options["hyper_q_samples"] = 1
+        config = get_algo(name).Config(**options)
+        rate, flops = measure(config, data, n_seeds, updates, -1, name)
+        achieved = rate * flops / 1e9
+        print(f"{name:12s} {rate:10.1f} {flops / 1e9:13.3f} {achieved:9.0f} "
+              f"{achieved / peak:8.0%}", flush=True)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser()
     parser.add_argument("--updates", type=int, default=200)
@@ -140,6 +162,9 @@ def main(argv=None):
     parser.add_argument("--only", default="",
                         help="comma-separated beginnings of the variants' names to run "
                              "(default: all), e.g. paper,MDN or lom,td3bc")
+    parser.add_argument("--algos", help="comma-separated algorithms: time each one's main "
+                        "phase at --hidden and --batch instead of LOM's variants")
+    parser.add_argument("--batch", type=int, default=256, help="batch size, with --algos")
     args = parser.parse_args(argv)
     hidden = tuple(int(width) for width in args.hidden.split(","))
     data = to_device(synthetic_dataset(rows=args.rows))
@@ -148,6 +173,10 @@ def main(argv=None):
           f"matmul peak (2048^2 float32): {peak:.0f} GFLOP/s")
     if args.wall_clock:
         wall_clock_table(data, args.updates, args.cap, args.chunk, hidden, args.only)
+        return
+    if args.algos:
+        algorithms_table(args.algos.split(","), data, hidden, args.batch, args.seeds,
+                         args.updates, peak)
         return
     # Table 3: 512-512, M = 10, batch 256; K = 10
     base = get_algo("lom").Config(hyper_q_samples=10, hidden=hidden)

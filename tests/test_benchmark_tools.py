@@ -86,6 +86,15 @@ def test_lom_speed_measures_the_update(capsys):
     assert "MDN phase" not in out and "authors'" not in out  # --only
 
 
+def test_lom_speed_times_each_algorithm(capsys):
+    _tool("lom_speed").main(["--updates", "2", "--hidden", "16,16", "--rows", "1000",
+                             "--algos", "rebrac,fql"])
+    out = capsys.readouterr().out
+    rows = _rows(out, r"(rebrac|fql)\s+([\d.]+)\s+([\d.]+)\s+(\d+)\s+(\d+)%")
+    assert [row[1] for row in rows] == ["rebrac", "fql"], out
+    assert all(float(row[2]) > 0 and float(row[3]) > 0 for row in rows)
+
+
 def test_lom_speed_wall_clock(capsys):
     _tool("lom_speed").main(["--wall-clock", "--updates", "20", "--chunk", "10", "--cap", "0",
                              "--only", "td3bc", "--hidden", "16,16", "--rows", "1000"])
