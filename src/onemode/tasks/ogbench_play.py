@@ -41,7 +41,7 @@ DEFAULT_EPISODES = 1000
 NOISE, NOISE_SMOOTHING = 0.1, 0.5
 SPLITS = ("train", "val")
 PROGRESS_ROUNDS = 10     # the episodes run in up to this many rounds: one progress line each
-JOB_EPISODES = 20        # at least, per job: building an env (~1 s) is ~3% of 20 episodes
+JOB_EPISODES = 20        # at least, per job: building an env and oracles (~2 s) is ~5% of 20
 
 
 @dataclass(frozen=True)
