@@ -288,7 +288,8 @@ def _make_ogbench_play(args):
     if args.workers is not None and args.workers < 1:
         raise ConfigError(f"--workers must be >= 1, got {args.workers}")
     train_path, val_path = make_play_dataset(args.task, args.out, episodes_for(args.size),
-                                             args.seed, args.workers)
+                                             args.seed, args.workers,
+                                             log=lambda line: print(line, flush=True))
     print(f"wrote {train_path} and {val_path} (OGBench's layout: train with `--dataset "
           f"{train_path} --env ENV`, ENV one of its single tasks, e.g. "
           f"{args.task.replace('-play', '')}-singletask-task1-v0)")

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from onemode.data.ogbench_io import val_path
 from onemode.envs import make_env
 from onemode.errors import ConfigError
 from onemode.fileio import atomic_write_pair
@@ -150,10 +151,6 @@ def _play_episodes(name: str, seed: int, episode_steps: int,
     return episodes
 
 
-def _val_path(path: Path) -> Path:
-    return path.with_name(path.name[: -len(".npz")] + "-val.npz")
-
-
 def _write_npz(arrays: dict):
     def write(tmp: Path) -> None:
         with open(tmp, "wb") as file:   # a file object: numpy adds no second ".npz"
@@ -198,7 +195,7 @@ def make_play_dataset(name: str, path, episodes: int = DEFAULT_EPISODES, seed: i
             steps = sum(len(e["actions"]) for split in SPLITS for e in made[split])
             log(f"{name}: {done}/{len(places)} episodes, "
                 f"{steps / (time.perf_counter() - start):,.0f} transitions/s")
-    return atomic_write_pair(path, _val_path(path), _write_npz(_concatenate(made["train"])),
+    return atomic_write_pair(path, val_path(path), _write_npz(_concatenate(made["train"])),
                              _write_npz(_concatenate(made["val"])))
 
 
