@@ -37,10 +37,13 @@ def is_ogbench_archive(path: Path, env_id: str | None = None) -> bool:
     """An `.npz` in OGBench's layout: trajectories without rewards, with the simulator's
     state (or meant for an OGBench environment, which then says what the file lacks)."""
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            files = archive.files
+        archive = np.load(path, allow_pickle=False)
     except _READ_ERRORS:
         return False   # the npz reader reports what is wrong with it
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        return False   # a single .npy array: likewise
+    with archive:
+        files = archive.files
     return "rewards" not in files and (
         "qpos" in files or (env_id is not None and is_ogbench(env_id)))
 
