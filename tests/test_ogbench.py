@@ -185,3 +185,23 @@ def test_bench_runs_an_ogbench_dataset_on_its_five_tasks(tmp_path, capsys):
     assert "cube-single-play (5 tasks)" in table and "success rate" in table
     assert sorted(p.name for p in (out / "data" / "ogbench-1000").iterdir()) == [
         "cube-single-play-v0-val.npz", "cube-single-play-v0.npz"]
+
+
+@pytest.mark.parametrize("name, env_id", [("puzzle-3x3-play", "puzzle-3x3-singletask-task4-v0"),
+                                          ("cube-single-play", TASK5)])
+def test_a_file_made_here_reads_as_ogbench_reads_it(tmp_path, name, env_id):
+    """onemode's generator, then onemode's reader and OGBench's own loader on the file:
+    equal rewards, masks (terminals) and trajectory ends (timeouts)."""
+    from onemode.tasks.ogbench_play import make_play_dataset
+
+    path, _ = make_play_dataset(name, tmp_path / f"{name}-v0.npz", episodes=2, workers=1,
+                                episode_steps=60, log=lambda line: None)
+    dataset = load_dataset(path, env=env_id)
+    task = env_id.split("-")[-2]
+    _, train, _ = ogbench.make_env_and_datasets(
+        f"{name}-singletask-{task}-v0", dataset_path=str(path))
+    assert len(dataset) == len(train["rewards"]) == 2 * 59
+    np.testing.assert_array_equal(dataset.rewards, train["rewards"])
+    np.testing.assert_array_equal(1.0 - dataset.terminals, train["masks"])
+    np.testing.assert_array_equal(dataset.timeouts, train["terminals"] > 0)
+    assert len(np.unique(dataset.rewards)) > 1 or name == "cube-single-play"
