@@ -45,7 +45,8 @@ def spread_bias(low: float, high: float, n_spread: int):
 
 class MLP(nn.Module):
     """Dense layers with `activation` between them; `layer_norm` normalises each hidden
-    layer before its activation (the critics of ReBRAC and FQL)."""
+    layer after its activation (the critics of ReBRAC and FQL, as both authors' code:
+    DT6A/ReBRAC src/networks.py, seohongpark/fql utils/networks.py)."""
 
     hidden: Sequence[int]
     out_dim: int
@@ -56,10 +57,9 @@ class MLP(nn.Module):
     @nn.compact
     def __call__(self, x):
         for width in self.hidden:
-            x = nn.Dense(width)(x)
+            x = self.activation(nn.Dense(width)(x))
             if self.layer_norm:
                 x = nn.LayerNorm()(x)
-            x = self.activation(x)
         return nn.Dense(self.out_dim, bias_init=self.out_bias_init)(x)
 
 

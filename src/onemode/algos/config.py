@@ -84,7 +84,7 @@ SHARED_OPTIONS: dict[str, SharedOption] = {
     "critic_bc_weight": SharedOption("weight of the squared distance between the target's next "
                                      "action and the data's, subtracted inside the Bellman "
                                      "target", lambda v: v >= 0, ">= 0"),
-    "critic_layer_norm": SharedOption("LayerNorm before each hidden activation of the critics",
+    "critic_layer_norm": SharedOption("LayerNorm after each hidden activation of the critics",
                                       lambda v: isinstance(v, bool), "true or false"),
     "act_candidates": SharedOption("1: act with the model's mean action; K > 1: the best of K "
                                    "candidates by Q", lambda v: v >= 1, ">= 1"),

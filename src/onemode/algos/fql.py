@@ -76,8 +76,7 @@ class Config(AlgoConfig):
     advice for new environments) on fetch-reach (`experiments/2026-12-07-fql-alpha/`).
 
     Where onemode's networks differ from theirs: the layers start from flax's default
-    initialiser (LeCun normal; theirs Glorot uniform), and the critics' LayerNorm sits
-    before each activation (theirs after it), as `nets.MLP` does for every algorithm.
+    initialiser (LeCun normal; theirs Glorot uniform).
 
     `actor_bc_weight` is the paper's alpha, the weight of the one-step policy's squared
     distance to the flow's action; `actor_hidden` sizes both policies (flow and one-step),

@@ -75,8 +75,7 @@ class Config(AlgoConfig):
     9 for beta2; each from their grids {0.001, 0.01, 0.05, 0.1} and
     {0, 0.001, 0.01, 0.1, 0.5}, `configs/sweeps/tuning/rebrac_locomotion_sweep.yaml`).
 
-    Where onemode departs from the authors' code: its MLP puts LayerNorm before each hidden
-    activation (theirs, and FQL's code, after it); its layers start from Flax's default
+    Where onemode departs from the authors' code: its layers start from Flax's default
     initialisation (theirs from PyTorch's uniform one with biases 0.1 and the output layers
     uniform in +-1e-3 for the actor, +-3e-3 for the critics); the engine normalises
     observations (their D4RL configs set `normalize_states` false); and rows cut by a time
