@@ -280,7 +280,7 @@ def _data_make(args):
 def _make_ogbench_play(args):
     from onemode.errors import ConfigError
     from onemode.tasks.ogbench_play import make_play_dataset
-    from onemode.tasks.ogbench_suite import episodes_for
+    from onemode.tasks.ogbench_suite import episodes_for, single_task_envs
     if args.format not in (None, "npz") or not args.out.endswith(".npz"):
         raise ConfigError(f"an OGBench dataset is written in OGBench's layout: --out must be a "
                           f".npz path, got '{args.out}'"
@@ -292,7 +292,7 @@ def _make_ogbench_play(args):
                                              log=lambda line: print(line, flush=True))
     print(f"wrote {train_path} and {val_path} (OGBench's layout: train with `--dataset "
           f"{train_path} --env ENV`, ENV one of its single tasks, e.g. "
-          f"{args.task.replace('-play', '')}-singletask-task1-v0)")
+          f"{single_task_envs(args.task)[0]})")
 
 
 def _data_info(args):
