@@ -289,3 +289,13 @@ def test_minari_root_defaults_like_minari(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.delenv("MINARI_DATASETS_PATH", raising=False)
     assert minari_io.datasets_root() == get_dataset_path()
+
+
+def test_an_atomic_write_leaves_the_permissions_a_plain_write_would(tmp_path):
+    """A file onemode writes atomically gets the mode open() gives under the umask (a
+    temporary file from mkstemp would leave it readable by its owner alone)."""
+    plain = tmp_path / "plain"
+    plain.write_bytes(b"")
+    path = save_dataset(make_dataset(), tmp_path / "data.npz")
+    assert os.stat(path).st_mode & 0o777 == os.stat(plain).st_mode & 0o777
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []

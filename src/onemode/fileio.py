@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import secrets
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
@@ -18,8 +18,13 @@ def _temporary_beside(path: Path) -> Iterator[Path]:
     """A hidden temporary file in `path`'s folder (so a rename onto `path` is atomic),
     removed on the way out unless it was renamed away."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
+    while True:   # created as open() creates files (the umask's mode), not mkstemp's 0600
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.part"
+        try:
+            open(tmp, "xb").close()
+            break
+        except FileExistsError:
+            continue
     try:
         yield Path(tmp)
     finally:
