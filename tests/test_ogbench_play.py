@@ -87,7 +87,8 @@ def test_a_generation_killed_before_its_renames_leaves_the_old_pair(tmp_path, mo
     now = [arrays(tmp_path / name) for name in ("data.npz", "data-val.npz")]
     for before, after in zip(old, now):
         assert all(np.array_equal(before[key], after[key]) for key in before)
-    assert sorted(os.listdir(tmp_path)) == ["data-val.npz", "data.npz"]   # no temporary left
+    assert visible(tmp_path) == ["data-val.npz", "data.npz"]
+    assert not list(tmp_path.rglob("*.part"))   # no temporary file left
 
 
 def test_a_generation_killed_between_its_renames_leaves_no_main_file(tmp_path, monkeypatch):
@@ -102,7 +103,37 @@ def test_a_generation_killed_between_its_renames_leaves_no_main_file(tmp_path, m
     monkeypatch.setattr(os, "replace", killed_after_the_first)
     with pytest.raises(KeyboardInterrupt):
         make(tmp_path, seed=1)
-    assert sorted(os.listdir(tmp_path)) == ["data-val.npz"]
+    assert visible(tmp_path) == ["data-val.npz"]
+
+
+def visible(folder) -> list[str]:
+    """The folder's files but the hidden ones (the rounds kept for resuming)."""
+    return sorted(name for name in os.listdir(folder) if not name.startswith("."))
+
+
+def test_a_killed_generation_continues_from_its_last_round_to_the_same_files(
+        tmp_path, monkeypatch, cube_single):
+    from onemode.tasks import ogbench_play
+
+    monkeypatch.setattr(ogbench_play, "JOB_EPISODES", 1)   # three rounds of one episode
+    played, play = [], ogbench_play._play_episodes
+
+    def killed_in_the_third_round(*job):
+        if len(played) == 2:
+            raise KeyboardInterrupt
+        played.append(job[3])
+        return play(*job)
+    monkeypatch.setattr(ogbench_play, "_play_episodes", killed_in_the_third_round)
+    with pytest.raises(KeyboardInterrupt):
+        make(tmp_path)
+    assert visible(tmp_path) == []
+    monkeypatch.setattr(ogbench_play, "_play_episodes", lambda *job: (
+        played.append(job[3]), play(*job))[1])
+    for mine, theirs in zip(cube_single, make(tmp_path)):
+        assert all(arrays(mine)[key].tobytes() == arrays(theirs)[key].tobytes()
+                   for key in arrays(mine))
+    assert played == [[("train", 0)], [("train", 1)], [("val", 0)]]   # rounds 1-2 read back
+    assert sorted(os.listdir(tmp_path)) == ["data-val.npz", "data.npz"]   # rounds removed
 
 
 def test_unknown_names_and_paths_are_refused(tmp_path):

@@ -19,12 +19,15 @@ from its repository's `data_gen_scripts/generate_manipspace.py` (not copied here
 
 onemode seeds every episode by itself, from (seed, split, episode, retry), so a file is
 the same for a seed whatever the number of worker processes; OGBench's script draws all
-episodes from one unseeded stream.
+episodes from one unseeded stream. The episodes run in up to ten rounds, each kept in a
+hidden folder beside the file until the pair is written, so a generation killed and run
+again with the same arguments goes on from its last finished round.
 """
 
 from __future__ import annotations
 
 import itertools
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +37,7 @@ import numpy as np
 from onemode.data.ogbench_io import val_path
 from onemode.envs import make_env
 from onemode.errors import ConfigError
-from onemode.fileio import atomic_write_pair
+from onemode.fileio import atomic_write, atomic_write_pair
 from onemode.parallel import ProcessMap
 
 EPISODE_STEPS = 1001
@@ -179,24 +182,49 @@ def make_play_dataset(name: str, path, episodes: int = DEFAULT_EPISODES, seed: i
             raise ConfigError(f"{name}: {what} must be an integer >= {least}, got {value!r}")
     places = ([("train", i) for i in range(episodes)]
               + [("val", i) for i in range(max(1, episodes // 10))])
+    # finished rounds are kept beside `path` until the pair is written: a killed
+    # generation run again with the same arguments continues from its last round
+    parts = path.parent / f".{path.name}.seed{seed}-{episodes}x{episode_steps}.parts"
     made = {split: [] for split in SPLITS}
     start, done = time.perf_counter(), 0
     with ProcessMap(workers, f"{name} data") as pool:
-        # rounds for progress lines, each split over the workers. Episodes are seeded by
-        # their place, so neither split changes the data
-        rounds = min(PROGRESS_ROUNDS, len(places) // (JOB_EPISODES * pool.workers))
-        for round_places in np.array_split(np.arange(len(places)), max(1, rounds)):
-            jobs = [(name, seed, episode_steps, [places[i] for i in job])
-                    for job in np.array_split(round_places, pool.workers) if len(job)]
-            for job, job_episodes in zip(jobs, pool(_play_episodes, jobs)):
-                for (split, _), episode in zip(job[3], job_episodes):
-                    made[split].append(episode)
+        # rounds for progress lines and resumption, each split over the workers. Episodes
+        # are seeded by their place, so neither split changes the data
+        rounds = min(PROGRESS_ROUNDS, len(places) // JOB_EPISODES)
+        for number, round_places in enumerate(np.array_split(np.arange(len(places)),
+                                                             max(1, rounds))):
+            round_path = parts / f"round-{number:03d}.npz"
+            if round_path.exists():
+                round_episodes = _read_round(round_path)
+            else:
+                jobs = [(name, seed, episode_steps, [places[i] for i in job])
+                        for job in np.array_split(round_places, pool.workers) if len(job)]
+                round_episodes = [e for episodes in pool(_play_episodes, jobs) for e in episodes]
+                atomic_write(round_path, _write_npz(_round_arrays(round_episodes)))
+            for i, episode in zip(round_places, round_episodes):
+                made[places[i][0]].append(episode)
             done += len(round_places)
             steps = sum(len(e["actions"]) for split in SPLITS for e in made[split])
             log(f"{name}: {done}/{len(places)} episodes, "
                 f"{steps / (time.perf_counter() - start):,.0f} transitions/s")
-    return atomic_write_pair(path, val_path(path), _write_npz(_concatenate(made["train"])),
+    pair = atomic_write_pair(path, val_path(path), _write_npz(_concatenate(made["train"])),
                              _write_npz(_concatenate(made["val"])))
+    shutil.rmtree(parts)
+    return pair
+
+
+def _round_arrays(episodes: list[dict]) -> dict:
+    """A round's episodes in one archive: each key concatenated, and the episodes' lengths."""
+    return {**_concatenate(episodes),
+            "episode_lengths": np.array([len(e["actions"]) for e in episodes])}
+
+
+def _read_round(path: Path) -> list[dict]:
+    with np.load(path) as archive:
+        arrays = {key: archive[key] for key in archive.files}
+    bounds = np.cumsum(arrays.pop("episode_lengths"))[:-1]
+    split = {key: np.split(value, bounds) for key, value in arrays.items()}
+    return [{key: split[key][i] for key in split} for i in range(len(bounds) + 1)]
 
 
 __all__ = ["DEFAULT_EPISODES", "EPISODE_STEPS", "PLAY_DATASETS", "episode_seeds",
