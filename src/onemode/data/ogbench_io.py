@@ -106,17 +106,18 @@ def _relabelled(path: Path, env_id: str, env, action_bounds) -> Dataset:
 def _check_fits(path: Path, env_id: str, env) -> None:
     """The file is trajectories of `env_id`'s environment: what relabelling needs is there,
     and the state it reads has the environment's sizes."""
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {key: archive[key] for key in archive.files}
-    except _READ_ERRORS as error:
-        raise DatasetError(str(path), "a readable OGBench .npz file (it is truncated, empty "
-                           "or corrupt)", found=f"{type(error).__name__}: {error}") from error
     model = env.unwrapped
     expected = {"observations": env.observation_space.shape[0], "qpos": model._model.nq}
     if hasattr(model, "_num_buttons"):
         expected["button_states"] = model._num_buttons
-    for key in TRAJECTORY_KEYS + tuple(k for k in expected if k not in TRAJECTORY_KEYS):
+    checked = TRAJECTORY_KEYS + tuple(k for k in expected if k not in TRAJECTORY_KEYS)
+    try:   # only what is checked: OGBench's loader reads the whole file next
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {key: archive[key] for key in checked if key in archive.files}
+    except _READ_ERRORS as error:
+        raise DatasetError(str(path), "a readable OGBench .npz file (it is truncated, empty "
+                           "or corrupt)", found=f"{type(error).__name__}: {error}") from error
+    for key in checked:
         if key not in arrays:
             raise DatasetError(str(path), f"OGBench's key '{key}', which relabelling for "
                                f"{env_id} reads", key=key, found="the key is missing")
@@ -125,7 +126,7 @@ def _check_fits(path: Path, env_id: str, env) -> None:
         raise DatasetError(str(path), "at least one trajectory", key="observations",
                            found="0 rows")
     for key, value in arrays.items():
-        if key in TRAJECTORY_KEYS + ("button_states", "qvel") and len(value) != rows:
+        if len(value) != rows:
             raise DatasetError(str(path), f"{rows} rows (as many as 'observations')", key=key,
                                found=f"{len(value)} rows")
     for key, columns in expected.items():
