@@ -115,7 +115,7 @@ def test_a_killed_generation_continues_from_its_last_round_to_the_same_files(
         tmp_path, monkeypatch, cube_single):
     from onemode.tasks import ogbench_play
 
-    monkeypatch.setattr(ogbench_play, "JOB_EPISODES", 1)   # three rounds of one episode
+    monkeypatch.setattr(ogbench_play, "ROUND_EPISODES", 1)   # three rounds of one episode
     played, play = [], ogbench_play._play_episodes
 
     def killed_in_the_third_round(*job):

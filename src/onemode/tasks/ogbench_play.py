@@ -45,7 +45,8 @@ DEFAULT_EPISODES = 1000
 NOISE, NOISE_SMOOTHING = 0.1, 0.5
 SPLITS = ("train", "val")
 PROGRESS_ROUNDS = 10     # the episodes run in up to this many rounds: one progress line each
-JOB_EPISODES = 20        # at least, per job: building an env and oracles (~2 s) is ~5% of 20
+ROUND_EPISODES = 20      # at least, per round (the unit kept for resuming): each worker
+                         # builds its env and oracles (~2 s) once per round
 
 
 @dataclass(frozen=True)
@@ -190,7 +191,7 @@ def make_play_dataset(name: str, path, episodes: int = DEFAULT_EPISODES, seed: i
     with ProcessMap(workers, f"{name} data") as pool:
         # rounds for progress lines and resumption, each split over the workers. Episodes
         # are seeded by their place, so neither split changes the data
-        rounds = min(PROGRESS_ROUNDS, len(places) // JOB_EPISODES)
+        rounds = min(PROGRESS_ROUNDS, len(places) // ROUND_EPISODES)
         for number, round_places in enumerate(np.array_split(np.arange(len(places)),
                                                              max(1, rounds))):
             round_path = parts / f"round-{number:03d}.npz"
